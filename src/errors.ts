@@ -1,0 +1,63 @@
+// One error type for every operation, carrying the WIRE.md code. Adapters map
+// it to an HTTP status (JSON paths) or a Connect code (RPCs); nothing else
+// decides how an error looks on the wire.
+import { Code } from "@connectrpc/connect";
+
+export type ErrorCode =
+  | "INVALID_INPUT"
+  | "PAYLOAD_TOO_LARGE"
+  | "CONFLICT"
+  | "NOT_FOUND"
+  | "RATE_LIMITED"
+  | "POW_REQUIRED"
+  | "UNAUTHORIZED"
+  | "FEATURE_DISABLED"
+  | "INTERNAL"
+  | "UNAVAILABLE";
+
+export class RegistryError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = "RegistryError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  INVALID_INPUT: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  CONFLICT: 409,
+  NOT_FOUND: 404,
+  RATE_LIMITED: 429,
+  POW_REQUIRED: 400,
+  UNAUTHORIZED: 401,
+  FEATURE_DISABLED: 400,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+};
+
+export const CONNECT_CODE: Readonly<Record<ErrorCode, Code>> = {
+  INVALID_INPUT: Code.InvalidArgument,
+  PAYLOAD_TOO_LARGE: Code.ResourceExhausted,
+  CONFLICT: Code.AlreadyExists,
+  NOT_FOUND: Code.NotFound,
+  RATE_LIMITED: Code.ResourceExhausted,
+  POW_REQUIRED: Code.FailedPrecondition,
+  UNAUTHORIZED: Code.Unauthenticated,
+  FEATURE_DISABLED: Code.Unimplemented,
+  INTERNAL: Code.Internal,
+  UNAVAILABLE: Code.Unavailable,
+};
+
+export const invalidInput = (message: string): RegistryError =>
+  new RegistryError("INVALID_INPUT", message);
+
+/** Anything that is not a RegistryError is a bug: clients only ever see INTERNAL. */
+export function asRegistryError(err: unknown): RegistryError {
+  if (err instanceof RegistryError) return err;
+  return new RegistryError("INTERNAL", "internal error");
+}

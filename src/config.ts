@@ -1,6 +1,12 @@
 // TOML -> a validated, typed, frozen Config. Every default and rule lives here.
 // (Types first; the loader follows.)
 
+import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { BlockList, isIP } from "node:net";
+import { parse, TomlError } from "smol-toml";
+import { x25519 } from "@noble/curves/ed25519.js";
+
 export interface EnvelopeKeyConfig {
   readonly kidHex: string; // 16 lowercase hex chars
   readonly kid: Uint8Array; // 8 bytes
@@ -44,4 +50,374 @@ export interface Config {
   };
   readonly presence: { readonly ttlSeconds: number; readonly gcIntervalSeconds: number };
   readonly pow: { readonly enabled: boolean; readonly difficulty: number; readonly ttlSeconds: number };
+}
+
+// ---------------------------------------------------------------------------
+// Loader
+
+/** Any invalid config. The message is one line, starts with "config: " and names the key. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Every default, keyed by its TOML name. Tables absent from the file take these values. */
+const DEFAULTS = {
+  address: "0.0.0.0:8443",
+  mode: "tls",
+  trusted_proxies: [],
+  allow_sync: true,
+  max_nodes: 2048,
+  limits: { max_body_bytes: 65536 },
+  rate_limit: {
+    enabled: true,
+    per_ip_rps: 5,
+    burst: 10,
+    ban_seconds: 300,
+    endpoints: { register_rps: 1, resolve_rps: 3, check_user_rps: 10 },
+  },
+  storage: { kind: "memory", url: "redis://127.0.0.1:6379", key_prefix: "enigma:", cluster_nodes: [] },
+  presence: { ttl_seconds: 300, gc_interval_seconds: 60 },
+  pow: { enabled: false, difficulty: 18, ttl_seconds: 120 },
+} as const;
+
+const TOP_KEYS = [
+  "address", "mode", "trusted_proxies", "allow_sync", "max_nodes",
+  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow",
+];
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+// Durations become Node timers, which silently fire after 1 ms past 2^31-1 ms.
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+type Table = Record<string, unknown>;
+
+function fail(message: string): never {
+  throw new ConfigError(`config: ${message}`);
+}
+
+/** A short, one-line rendering of a bad value for error messages. */
+function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (typeof v === "number") return Number.isInteger(v) ? v.toFixed(1) : String(v); // a TOML float
+  if (typeof v === "bigint" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof Date) return "a date";
+  return "a table";
+}
+
+function isTable(v: unknown): v is Table {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === null || proto === Object.prototype; // not a TomlDate
+}
+
+/** Checks a table's keys against `allowed`; an absent table reads as empty (all defaults). */
+function table(v: unknown, name: string, allowed: readonly string[]): Table {
+  if (v === undefined) return {};
+  if (!isTable(v)) fail(`${name} must be a table (got ${show(v)})`);
+  for (const key of Object.keys(v)) {
+    if (!allowed.includes(key)) fail(`unknown key "${name ? `${name}.${key}` : key}"`);
+  }
+  return v;
+}
+
+// Small readers. `name` is the full dotted key used in messages.
+
+function int(v: unknown, name: string, def: number | undefined, min: number, max: number): number {
+  if (v === undefined) return def ?? fail(`${name} is required`);
+  if (typeof v === "bigint" && v > BigInt(MAX_SAFE)) {
+    fail(`${name} is too large (got ${v}; the limit is ${MAX_SAFE})`);
+  }
+  const n = typeof v === "bigint" ? Number(v) : NaN; // integersAsBigInt: every TOML integer is a bigint
+  if (!(n >= min && n <= max)) {
+    const want = min === 1 && max === MAX_SAFE ? "a positive integer" : `an integer from ${min} to ${max}`;
+    fail(`${name} must be ${want} (got ${show(v)})`);
+  }
+  return n;
+}
+
+function bool(v: unknown, name: string, def: boolean): boolean {
+  if (v === undefined) return def;
+  if (typeof v !== "boolean") fail(`${name} must be true or false (got ${show(v)})`);
+  return v;
+}
+
+function str(v: unknown, name: string, def: string | undefined): string {
+  if (v === undefined) return def ?? fail(`${name} is required`);
+  if (typeof v !== "string") fail(`${name} must be a string (got ${show(v)})`);
+  return v;
+}
+
+function nonEmpty(v: unknown, name: string, def?: string): string {
+  const s = str(v, name, def);
+  if (s === "") fail(`${name} must not be empty`);
+  return s;
+}
+
+function oneOf<T extends string>(v: unknown, name: string, def: T, options: readonly T[]): T {
+  const s = str(v, name, def);
+  if (!(options as readonly string[]).includes(s)) {
+    fail(`${name} must be one of ${options.map((o) => JSON.stringify(o)).join(", ")} (got ${show(s)})`);
+  }
+  return s as T;
+}
+
+function array(v: unknown, name: string, def: readonly unknown[] | undefined): readonly unknown[] {
+  if (v === undefined) return def ?? fail(`${name} is required`);
+  if (!Array.isArray(v)) fail(`${name} must be an array (got ${show(v)})`);
+  return v;
+}
+
+/** Hex of exactly `bytes` bytes, either case. Never echoes the value: it may be a secret. */
+function hex(v: unknown, name: string, bytes: number): Uint8Array {
+  if (v === undefined) fail(`${name} is required`);
+  if (typeof v !== "string" || !new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(v)) {
+    fail(`${name} must be ${bytes * 2} hex characters`);
+  }
+  return new Uint8Array(Buffer.from(v, "hex"));
+}
+
+const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i; // underscores: container names use them
+
+function isHostname(host: string): boolean {
+  if (/^[\d.]+$/.test(host)) return isIP(host) === 4; // all digits and dots: must be a real IPv4
+  return host.length <= 253 && host.split(".").every((label) => LABEL.test(label));
+}
+
+/** "host:port", "1.2.3.4:port" or "[v6]:port". The returned host has no brackets. */
+function hostPort(v: unknown, name: string, minPort: number): { host: string; port: number } {
+  const s = str(v, name, undefined);
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(s);
+  const host = m?.[1] ?? m?.[2] ?? "";
+  const ok = m?.[1] !== undefined ? isIP(host) === 6 : isHostname(host);
+  if (!m || !ok) fail(`${name} must be "host:port" with an IPv4 address, a hostname or "[IPv6]" (got ${show(s)})`);
+  const port = Number(m[3]);
+  if (port < minPort || port > 65535) fail(`${name} port must be from ${minPort} to 65535 (got ${show(s)})`);
+  return { host, port };
+}
+
+/** An IP address or CIDR subnet, accepted exactly when a node:net BlockList accepts it. */
+function proxyEntry(v: unknown, name: string): string {
+  const s = str(v, name, undefined);
+  const [addr = "", prefix, extra] = s.split("/");
+  const family = isIP(addr);
+  const bad = () => fail(`${name} must be an IP address or CIDR subnet (got ${show(s)})`);
+  if (family === 0 || extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) bad();
+  const type = family === 4 ? "ipv4" : "ipv6";
+  try {
+    if (prefix === undefined) new BlockList().addAddress(addr, type);
+    else new BlockList().addSubnet(addr, Number(prefix), type);
+  } catch {
+    bad();
+  }
+  return s;
+}
+
+function redisUrl(v: unknown, name: string, def: string): string {
+  const s = str(v, name, def);
+  let protocol = "";
+  try {
+    protocol = new URL(s).protocol;
+  } catch {
+    // falls through to the message below
+  }
+  // The value is not echoed: a Redis URL may carry a password.
+  if (protocol !== "redis:" && protocol !== "rediss:") fail(`${name} must be a redis:// or rediss:// URL`);
+  return s;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !ArrayBuffer.isView(v)) {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+// Sections ------------------------------------------------------------------
+
+function readRateLimit(v: unknown): RateLimitConfig {
+  const d = DEFAULTS.rate_limit;
+  const t = table(v, "rate_limit", ["enabled", "per_ip_rps", "burst", "ban_seconds", "endpoints"]);
+  const e = table(t.endpoints, "rate_limit.endpoints", Object.keys(d.endpoints));
+  return {
+    enabled: bool(t.enabled, "rate_limit.enabled", d.enabled),
+    perIpRps: int(t.per_ip_rps, "rate_limit.per_ip_rps", d.per_ip_rps, 1, MAX_SAFE),
+    burst: int(t.burst, "rate_limit.burst", d.burst, 1, MAX_SAFE),
+    // 0 = refuse the request but do not ban.
+    banSeconds: int(t.ban_seconds, "rate_limit.ban_seconds", d.ban_seconds, 0, MAX_SECONDS),
+    endpoints: {
+      registerRps: int(e.register_rps, "rate_limit.endpoints.register_rps", d.endpoints.register_rps, 1, MAX_SAFE),
+      resolveRps: int(e.resolve_rps, "rate_limit.endpoints.resolve_rps", d.endpoints.resolve_rps, 1, MAX_SAFE),
+      checkUserRps: int(e.check_user_rps, "rate_limit.endpoints.check_user_rps", d.endpoints.check_user_rps, 1, MAX_SAFE),
+    },
+  };
+}
+
+function readEnvelope(v: unknown, nowMs: number): Config["envelope"] {
+  if (v === undefined) fail("[envelope] is required (generate one with `npm run keygen`)");
+  const t = table(v, "envelope", ["pepper_hex", "keys"]);
+  const pepper = hex(t.pepper_hex, "envelope.pepper_hex", 32);
+  const list = array(t.keys, "envelope.keys", undefined);
+  if (list.length === 0) fail("envelope.keys must list at least one key");
+  const seen = new Set<string>();
+  const keys = list.map((raw, i): EnvelopeKeyConfig => {
+    const name = `envelope.keys[${i}]`;
+    const k = table(raw, name, ["kid_hex", "x25519_private_key_hex", "active", "not_after_epoch_ms"]);
+    const kid = hex(k.kid_hex, `${name}.kid_hex`, 8);
+    const kidHex = Buffer.from(kid).toString("hex");
+    if (seen.has(kidHex)) fail(`${name}.kid_hex "${kidHex}" is listed twice`);
+    seen.add(kidHex);
+    const privateKey = hex(k.x25519_private_key_hex, `${name}.x25519_private_key_hex`, 32);
+    const notAfter = k.not_after_epoch_ms === undefined ? null
+      : int(k.not_after_epoch_ms, `${name}.not_after_epoch_ms`, undefined, 1, MAX_SAFE);
+    return {
+      kidHex,
+      kid,
+      privateKey,
+      publicKey: x25519.getPublicKey(privateKey),
+      active: bool(k.active, `${name}.active`, false),
+      notAfterEpochMs: notAfter,
+    };
+  });
+  // Expired keys stay listed (clients may still ask for them), but resolve needs one live active key.
+  const live = (k: EnvelopeKeyConfig) => k.active && (k.notAfterEpochMs === null || nowMs <= k.notAfterEpochMs);
+  if (!keys.some(live)) fail(`envelope.keys has no key that is active and unexpired (now ${nowMs} ms)`);
+  return { pepper, keys };
+}
+
+function readTls(v: unknown, mode: Config["mode"]): Config["tls"] {
+  if (v === undefined) {
+    if (mode === "tls") fail('mode "tls" needs a [tls] table with cert_pem_path and key_pem_path');
+    return null;
+  }
+  const t = table(v, "tls", ["cert_pem_path", "key_pem_path", "client_ca_pem_path"]);
+  const tls = {
+    certPemPath: nonEmpty(t.cert_pem_path, "tls.cert_pem_path"),
+    keyPemPath: nonEmpty(t.key_pem_path, "tls.key_pem_path"),
+    clientCaPemPath: t.client_ca_pem_path === undefined ? null : nonEmpty(t.client_ca_pem_path, "tls.client_ca_pem_path"),
+  };
+  // Validated either way, but only handed on when it is used: tls !== null exactly when mode is "tls".
+  return mode === "tls" ? tls : null;
+}
+
+function readStorage(v: unknown): Config["storage"] {
+  const d = DEFAULTS.storage;
+  const t = table(v, "storage", ["kind", "url", "key_prefix", "cluster_nodes", "path"]);
+  if (t.kind === "sled") fail('storage.kind "sled" is not supported; use "redis" (shared by every replica) or "memory"');
+  if (t.path !== undefined) str(t.path, "storage.path", undefined); // accepted for old sled configs, ignored
+  const kind = oneOf(t.kind, "storage.kind", d.kind, ["memory", "redis"]);
+  const keyPrefix = nonEmpty(t.key_prefix, "storage.key_prefix", d.key_prefix);
+  if (/\s/.test(keyPrefix)) fail(`storage.key_prefix must not contain whitespace (got ${show(keyPrefix)})`);
+  const url = redisUrl(t.url, "storage.url", d.url);
+  const clusterNodes = array(t.cluster_nodes, "storage.cluster_nodes", d.cluster_nodes)
+    .map((n, i) => hostPort(n, `storage.cluster_nodes[${i}]`, 1));
+  // One Redis or a cluster: both given would leave it unclear which is meant.
+  if (t.url !== undefined && clusterNodes.length > 0) fail("storage.url and storage.cluster_nodes are exclusive; set one");
+  return { kind, url, keyPrefix, clusterNodes };
+}
+
+// Entry points ---------------------------------------------------------------
+
+export interface ConfigOptions {
+  /** The clock used to decide which envelope keys are expired (default Date.now()). */
+  readonly nowMs?: number;
+}
+
+/** Parses and validates a TOML config. Throws ConfigError; the result is deeply frozen. */
+export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config {
+  let doc: Table;
+  try {
+    // Every integer as a bigint, so 5.0 (a float) is told apart from 5, and huge values are not rounded.
+    doc = parse(tomlText, { integersAsBigInt: true });
+  } catch (err) {
+    if (!(err instanceof TomlError)) throw err;
+    const reason = (err.message.split("\n")[0] ?? "").replace(/^Invalid TOML document: /, "");
+    fail(`TOML syntax error at line ${err.line}, column ${err.column}: ${reason}`);
+  }
+  const t = table(doc, "", TOP_KEYS);
+  const d = DEFAULTS;
+  const mode = oneOf(t.mode, "mode", d.mode, ["http", "tls"]);
+  const limits = table(t.limits, "limits", Object.keys(d.limits));
+  const presence = table(t.presence, "presence", Object.keys(d.presence));
+  const pow = table(t.pow, "pow", Object.keys(d.pow));
+  const config: Config = {
+    // Port 0 asks the OS for any free port (tests use it).
+    address: hostPort(t.address ?? d.address, "address", 0),
+    mode,
+    trustedProxies: array(t.trusted_proxies, "trusted_proxies", d.trusted_proxies)
+      .map((p, i) => proxyEntry(p, `trusted_proxies[${i}]`)),
+    allowSync: bool(t.allow_sync, "allow_sync", d.allow_sync),
+    maxNodes: int(t.max_nodes, "max_nodes", d.max_nodes, 1, MAX_SAFE),
+    limits: {
+      maxBodyBytes: int(limits.max_body_bytes, "limits.max_body_bytes", d.limits.max_body_bytes, 1024, 16 * 1024 * 1024),
+    },
+    rateLimit: readRateLimit(t.rate_limit),
+    envelope: readEnvelope(t.envelope, opts.nowMs ?? Date.now()),
+    tls: readTls(t.tls, mode),
+    storage: readStorage(t.storage),
+    presence: {
+      ttlSeconds: int(presence.ttl_seconds, "presence.ttl_seconds", d.presence.ttl_seconds, 1, MAX_SECONDS),
+      gcIntervalSeconds: int(presence.gc_interval_seconds, "presence.gc_interval_seconds", d.presence.gc_interval_seconds, 1, MAX_SECONDS),
+    },
+    pow: {
+      enabled: bool(pow.enabled, "pow.enabled", d.pow.enabled),
+      difficulty: int(pow.difficulty, "pow.difficulty", d.pow.difficulty, 1, 30),
+      ttlSeconds: int(pow.ttl_seconds, "pow.ttl_seconds", d.pow.ttl_seconds, 1, MAX_SECONDS),
+    },
+  };
+  return deepFreeze(config);
+}
+
+/** Reads and parses a config file. Every error names the file, then the key. */
+export function loadConfigFile(path: string, opts: ConfigOptions = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    fail(`cannot read config file ${path} (${reason})`);
+  }
+  try {
+    return parseConfig(text, opts);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^config: /, `config: ${path}: `));
+    throw err;
+  }
+}
+
+/** A fresh random `[envelope]` block: pepper plus one active key. */
+function randomEnvelope(): { toml: string; pepperHex: string; kidHex: string; privateKeyHex: string } {
+  const pepperHex = randomBytes(32).toString("hex");
+  const kidHex = randomBytes(8).toString("hex");
+  const privateKey = randomBytes(32);
+  const publicKeyHex = Buffer.from(x25519.getPublicKey(new Uint8Array(privateKey))).toString("hex");
+  const privateKeyHex = privateKey.toString("hex");
+  const toml = [
+    "[envelope]",
+    "# Network secret shared with clients: they need it to open envelopes.",
+    `pepper_hex = "${pepperHex}"`,
+    "",
+    "# To rotate, add a new [[envelope.keys]] with active = true above this one,",
+    "# and give this one a not_after_epoch_ms.",
+    "[[envelope.keys]]",
+    `# public key: ${publicKeyHex}`,
+    `kid_hex = "${kidHex}"`,
+    `x25519_private_key_hex = "${privateKeyHex}"`,
+    "active = true",
+    "",
+  ].join("\n");
+  return { toml, pepperHex, kidHex, privateKeyHex };
+}
+
+/** A ready `[envelope]` TOML block with a random pepper and one random active key. */
+export function keygenToml(): string {
+  return randomEnvelope().toml;
+}
+
+/** For `npm start` without a config: plain HTTP on 127.0.0.1:8443, memory store, fresh random keys. */
+export function developmentConfig(): { config: Config; pepperHex: string; kidHex: string; privateKeyHex: string } {
+  const { toml, ...secrets } = randomEnvelope();
+  const text = `mode = "http"\naddress = "127.0.0.1:8443"\n\n[storage]\nkind = "memory"\n\n${toml}`;
+  return { config: parseConfig(text), ...secrets };
 }

@@ -1,0 +1,164 @@
+// Shared state for any number of replicas. Every step that must hold across
+// replicas is one atomic Redis command (SET NX, GETDEL) or one Lua script; no
+// read-then-write from Node. Any failure of Redis becomes UNAVAILABLE (503,
+// clients retry), and a deadline guarantees no call outlives `deadlineMs`.
+import type { Cluster, Redis } from "ioredis";
+import { RegistryError } from "../errors.js";
+import { redisKeys, type RedisKeys } from "./keys.js";
+import { checkTtlSeconds } from "./memory.js";
+import type { Store } from "./store.js";
+
+export interface RedisStoreOptions {
+  readonly keyPrefix: string;
+  /** Upper bound for any call, on top of the client's commandTimeout (500 ms). Default 800 ms. */
+  readonly deadlineMs?: number;
+  /** close() also closes the client (openStore sets this; the rate limiter shares it, so close the store last). */
+  readonly ownsClient?: boolean;
+  /** Reply errors that are not about availability (a bug, OOM) are logged here; they still surface as UNAVAILABLE. */
+  readonly log?: (msg: string) => void;
+}
+
+// KEYS[1] list, KEYS[2] set (same hash tag); ARGV[1] cap, ARGV[2..] urls.
+// SADD answers 1 only for a URL not seen before, which also folds duplicates
+// inside one batch; the list keeps insertion order and never passes the cap.
+const ADD_NODES_LUA = `
+local cap = tonumber(ARGV[1])
+local n = redis.call('LLEN', KEYS[1])
+local added = 0
+for i = 2, #ARGV do
+  if n >= cap then break end
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    redis.call('RPUSH', KEYS[1], ARGV[i])
+    n = n + 1
+    added = added + 1
+  end
+end
+return added
+`;
+const ADD_NODES = "enigmaAddNodes";
+type AddNodesCommand = (list: string, set: string, cap: number, ...urls: string[]) => Promise<number>;
+
+// Reply errors that mean "try again later" rather than "our bug".
+const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN|READONLY|BUSY|NOREPLICAS|MOVED|ASK)\b/;
+
+const DEADLINE = Symbol("deadline");
+
+export class RedisStore implements Store {
+  private readonly client: Redis | Cluster;
+  private readonly keys: RedisKeys;
+  private readonly deadlineMs: number;
+  private readonly ownsClient: boolean;
+  private readonly log: (msg: string) => void;
+  private readonly addNodesCmd: AddNodesCommand;
+
+  constructor(client: Redis | Cluster, opts: RedisStoreOptions) {
+    this.client = client;
+    this.keys = redisKeys(opts.keyPrefix);
+    this.deadlineMs = opts.deadlineMs ?? 800;
+    this.ownsClient = opts.ownsClient ?? false;
+    this.log = opts.log ?? (() => {});
+    // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT: one round
+    // trip once the script is cached on each node. With two KEYS, Cluster routes
+    // it by their (shared) slot.
+    client.defineCommand(ADD_NODES, { numberOfKeys: 2, lua: ADD_NODES_LUA });
+    const cmd = (client as unknown as Record<typeof ADD_NODES, AddNodesCommand>)[ADD_NODES];
+    this.addNodesCmd = cmd.bind(client);
+  }
+
+  async registerIfAbsent(blind: string, identityJson: string): Promise<boolean> {
+    const key = this.keys.identity(blind);
+    return this.run(async () => (await this.client.set(key, identityJson, "NX")) === "OK");
+  }
+
+  async getIdentity(blind: string): Promise<string | null> {
+    const key = this.keys.identity(blind);
+    return this.run(() => this.client.get(key));
+  }
+
+  async hasIdentity(blind: string): Promise<boolean> {
+    const key = this.keys.identity(blind);
+    return this.run(async () => (await this.client.exists(key)) === 1);
+  }
+
+  async putPresence(blind: string, presenceJson: string, ttlSeconds: number): Promise<void> {
+    checkTtlSeconds(ttlSeconds);
+    const key = this.keys.presence(blind);
+    // Native TTL: Redis forgets it, no sweeper; a later SET replaces value and TTL.
+    return this.run(async () => {
+      await this.client.set(key, presenceJson, "EX", ttlSeconds);
+    });
+  }
+
+  async getPresence(blind: string): Promise<string | null> {
+    const key = this.keys.presence(blind);
+    return this.run(() => this.client.get(key));
+  }
+
+  async addNodes(urls: readonly string[], cap: number): Promise<number> {
+    if (urls.length === 0) return 0;
+    return this.run(() => this.addNodesCmd(this.keys.nodesList, this.keys.nodesSet, cap, ...urls));
+  }
+
+  async listNodes(): Promise<string[]> {
+    return this.run(() => this.client.lrange(this.keys.nodesList, 0, -1));
+  }
+
+  async putPowChallenge(challenge: string, ttlSeconds: number): Promise<void> {
+    checkTtlSeconds(ttlSeconds);
+    const key = this.keys.pow(challenge);
+    return this.run(async () => {
+      await this.client.set(key, "1", "EX", ttlSeconds);
+    });
+  }
+
+  async takePowChallenge(challenge: string): Promise<boolean> {
+    const key = this.keys.pow(challenge);
+    // GETDEL is atomic: of any number of concurrent takers on any replica, one
+    // sees the value. An expired key is already gone, so it reads as null.
+    return this.run(async () => (await this.client.getdel(key)) !== null);
+  }
+
+  async ping(): Promise<void> {
+    return this.run(async () => {
+      await this.client.ping();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClient) return;
+    try {
+      if (this.client.status === "ready") await this.run(() => this.client.quit());
+    } catch {
+      // Closing during an outage: nothing left to flush.
+    } finally {
+      this.client.disconnect();
+    }
+  }
+
+  // Runs one Redis step under the deadline and maps every failure to
+  // UNAVAILABLE. The client already fails fast; the deadline covers paths that
+  // retry internally (Cluster redirections, failover delays).
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(DEADLINE), this.deadlineMs);
+    });
+    try {
+      return await Promise.race([op(), deadline]);
+    } catch (err) {
+      throw this.unavailable(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private unavailable(err: unknown): RegistryError {
+    if (err instanceof RegistryError) return err;
+    // Connection errors are already logged (rate-limited) by the client's
+    // 'error' listener; a reply error Redis sent back deserves a line here.
+    if (err instanceof Error && err.name === "ReplyError" && !TRANSIENT_REPLY.test(err.message)) {
+      this.log(`redis store: unexpected reply error: ${err.message}`);
+    }
+    return new RegistryError("UNAVAILABLE", "storage unavailable");
+  }
+}

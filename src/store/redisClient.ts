@@ -1,0 +1,132 @@
+// Builds the one ioredis client a process shares (store and rate limiter),
+// configured to fail fast. ioredis defaults queue a command for ~73 s while
+// Redis is down (NOTES.md); the options below turn an outage into an error in
+// milliseconds, so callers answer 503 (store) or fall back (rate limiter).
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Config } from "../config.js";
+
+export type RedisClient = Redis | Cluster;
+type Log = (msg: string) => void;
+
+const retryDelay = (times: number): number => Math.min(times * 100, 1000);
+
+// Per-connection options; for a Cluster they go to every node's connection.
+const NODE_OPTIONS = {
+  maxRetriesPerRequest: 1,
+  connectTimeout: 1000,
+  commandTimeout: 500,
+} satisfies RedisOptions;
+
+// Where the client points, for log lines (password removed).
+const targets = new WeakMap<RedisClient, string>();
+
+export function createRedisClient(storage: Config["storage"], log: Log = () => {}): RedisClient {
+  let client: RedisClient;
+  if (storage.clusterNodes.length > 0) {
+    client = new Cluster(
+      storage.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
+      {
+        // The Cluster types forbid these two inside redisOptions: it manages
+        // node reconnection itself and re-discovers nodes via clusterRetryStrategy.
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retryDelay,
+        redisOptions: NODE_OPTIONS,
+      },
+    );
+    targets.set(client, `cluster ${storage.clusterNodes.map((n) => `${n.host}:${n.port}`).join(",")}`);
+  } else {
+    client = new Redis(storage.url, { ...NODE_OPTIONS, enableOfflineQueue: false, retryStrategy: retryDelay });
+    targets.set(client, redactUrl(storage.url));
+  }
+  attachErrorLog(client, log);
+  return client;
+}
+
+/** Resolves once the client is ready; logs while it keeps retrying. Rejects if the client is closed or `signal` aborts. */
+export function waitUntilReady(
+  client: RedisClient,
+  opts: { log?: Log; signal?: AbortSignal; logEveryMs?: number } = {},
+): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  const log = opts.log ?? (() => {});
+  const logEveryMs = opts.logEveryMs ?? 5000;
+  const target = targets.get(client) ?? "redis";
+  return new Promise((resolve, reject) => {
+    let lastLogAt = -Infinity;
+    // With the offline queue off nothing can be served before 'ready', so say
+    // why start-up is waiting (first failure at once, then every logEveryMs).
+    const onError = (): void => {
+      const now = Date.now();
+      if (now - lastLogAt < logEveryMs) return;
+      lastLogAt = now;
+      log(`redis not reachable at ${target}, retrying...`);
+    };
+    const onReady = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onEnd = (): void => {
+      cleanup();
+      reject(new Error(`redis client for ${target} closed before it was ready`));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      client.disconnect();
+      reject(opts.signal?.reason ?? new Error("aborted"));
+    };
+    const cleanup = (): void => {
+      client.off("error", onError);
+      client.off("ready", onReady);
+      client.off("end", onEnd);
+      opts.signal?.removeEventListener("abort", onAbort);
+    };
+    client.on("error", onError);
+    client.once("ready", onReady);
+    client.once("end", onEnd);
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+// An 'error' listener is mandatory (without one ioredis prints every failed
+// reconnect). Each distinct message is logged at most once per 10 s, with a
+// count of what was held back, so a retry storm stays readable. (A Cluster
+// alternates "Connection is closed." and "Failed to refresh slots cache.", so
+// this is per message, not just "same as the last line".)
+function attachErrorLog(client: RedisClient, log: Log, windowMs = 10_000): void {
+  const target = targets.get(client) ?? "redis";
+  const seen = new Map<string, { at: number; held: number }>();
+  let failing = false;
+  const onError = (err: unknown): void => {
+    failing = true;
+    const msg = err instanceof Error ? err.message : String(err);
+    const now = Date.now();
+    const entry = seen.get(msg);
+    if (entry !== undefined && now - entry.at < windowMs) {
+      entry.held++;
+      return;
+    }
+    log(`redis error (${target}): ${msg}${entry && entry.held > 0 ? ` (+${entry.held} similar)` : ""}`);
+    if (seen.size >= 32) seen.clear(); // messages embed addresses; keep the map small
+    seen.set(msg, { at: now, held: 0 });
+  };
+  client.on("error", onError);
+  // Cluster reports per-node trouble separately; same treatment.
+  if (client instanceof Cluster) client.on("node error", onError);
+  client.on("ready", () => {
+    if (!failing) return;
+    failing = false;
+    seen.clear();
+    log(`redis ready again (${target})`);
+  });
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return "redis"; // not a URL ioredis would accept anyway; never echo possible secrets
+  }
+}

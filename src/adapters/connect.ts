@@ -1,0 +1,139 @@
+// RegistryService over gRPC, gRPC-Web and Connect (connect-node): proto
+// messages -> domain types -> the same operations as the JSON paths. Errors
+// carry the WIRE.md code as an ErrorInfo detail.
+import { create } from "@bufbuild/protobuf";
+import {
+  ConnectError,
+  type ConnectRouter,
+  type ContextValues,
+  type HandlerContext,
+  createContextKey,
+  createContextValues,
+} from "@connectrpc/connect";
+import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PublicIdentity } from "../domain.js";
+import { CONNECT_CODE, asRegistryError, invalidInput } from "../errors.js";
+import type { ClientIpResolver } from "../guard/clientIp.js";
+import type { Registry } from "../registry.js";
+import type { Request } from "./http.js";
+import * as validate from "../validate.js";
+import {
+  EnvelopePublicKeySchema,
+  ErrorInfoSchema,
+  IdentityEnvelopeSchema,
+  RegistryService,
+  type IdentityEnvelope as ProtoEnvelope,
+  type PublicIdentity as ProtoIdentity,
+} from "../../gen/enigma/registry/v1/registry_pb.js";
+
+/** The peer facts the Node adapter knows and the handlers need. */
+interface Peer {
+  readonly remoteAddress: string | undefined;
+  readonly forwardedFor: string | undefined;
+}
+const peerKey = createContextKey<Peer>({ remoteAddress: undefined, forwardedFor: undefined });
+
+/** For connectNodeAdapter's contextValues: passes the TCP peer and x-forwarded-for to handlers. */
+export function peerContextValues(req: Request): ContextValues {
+  const xff = req.headers["x-forwarded-for"];
+  return createContextValues().set(peerKey, {
+    remoteAddress: req.socket?.remoteAddress,
+    forwardedFor: Array.isArray(xff) ? xff.join(",") : xff,
+  });
+}
+
+export function toConnectError(err: unknown, onInternalError: (err: unknown) => void): ConnectError {
+  const e = asRegistryError(err);
+  if (e.code === "INTERNAL") onInternalError(err);
+  return new ConnectError(e.message, CONNECT_CODE[e.code], undefined, [{ desc: ErrorInfoSchema, value: { code: e.code } }], err);
+}
+
+function handle(bytes: Uint8Array): Uint8Array {
+  return validate.bytesOfLength(bytes, validate.USER_ID_BYTES, "handle");
+}
+
+function envelopeFrom(env: ProtoEnvelope | undefined): IdentityEnvelope {
+  if (env === undefined) throw invalidInput("envelope is required");
+  return validate.envelope(env.kid, env.senderPubkey, env.nonce, env.ciphertext);
+}
+
+function envelopeTo(env: IdentityEnvelope): ProtoEnvelope {
+  return create(IdentityEnvelopeSchema, env);
+}
+
+function keyTo(key: EnvelopePublicKeyInfo) {
+  return create(EnvelopePublicKeySchema, {
+    kid: key.kid,
+    x25519PublicKey: key.publicKey,
+    active: key.active,
+    notAfterEpochMs: key.notAfterEpochMs === null ? undefined : BigInt(key.notAfterEpochMs),
+  });
+}
+
+/** Null when well-typed but invalid (sync skips those). */
+function identityFrom(id: ProtoIdentity): PublicIdentity | null {
+  return validate.identity({
+    userId: id.userId,
+    usernameHint: id.usernameHint ?? null,
+    signingPublicKey: id.signingPublicKey,
+    encryptionPublicKey: id.encryptionPublicKey,
+    signature: id.signature,
+    createdAtMs: validate.safeU64(id.createdAtMs, "identity.created_at_ms"),
+  });
+}
+
+export function registryRoutes(
+  registry: Registry,
+  clientIp: ClientIpResolver,
+  onInternalError: (err: unknown) => void,
+) {
+  const call = (ctx: HandlerContext): CallContext => {
+    const peer = ctx.values.get(peerKey);
+    return {
+      clientIp: clientIp.resolve(peer.remoteAddress, peer.forwardedFor),
+      pow: ctx.requestHeader.get("x-enigma-pow") ?? undefined,
+    };
+  };
+  // Every RPC: translate, run the operation, translate errors.
+  const rpc =
+    <I, O>(fn: (req: I, ctx: CallContext) => Promise<O>) =>
+    async (req: I, ctx: HandlerContext): Promise<O> => {
+      try {
+        return await fn(req, call(ctx));
+      } catch (err) {
+        throw toConnectError(err, onInternalError);
+      }
+    };
+
+  return (router: ConnectRouter): void => {
+    router.service(RegistryService, {
+      register: rpc(async (req, ctx) => {
+        await registry.register(ctx, handle(req.handle), envelopeFrom(req.envelope));
+        return { ok: true };
+      }),
+      resolve: rpc(async (req, ctx) => {
+        const requester = validate.bytesOfLength(req.requesterEphemeralPubkey, validate.X25519_KEY_BYTES, "requester_ephemeral_pubkey");
+        const env = await registry.resolve(ctx, handle(req.handle), requester);
+        return { handle: req.handle, envelope: env === null ? undefined : envelopeTo(env) };
+      }),
+      checkUser: rpc(async (req, ctx) => ({ exists: await registry.checkUser(ctx, handle(req.handle)) })),
+      announce: rpc(async (req, ctx) => {
+        const p = req.presence;
+        if (p === undefined) throw invalidInput("presence is required");
+        const userId = validate.bytesOfLength(p.userId, validate.USER_ID_BYTES, "presence.user_id");
+        await registry.announce(ctx, validate.presence(userId, p.addr, validate.safeU64(p.tsMs, "presence.ts_ms")));
+        return { ok: true };
+      }),
+      sync: rpc(async (req, ctx) => ({ merged: await registry.sync(ctx, req.identities.map(identityFrom)) })),
+      listNodes: rpc(async (_req, ctx) => ({ nodes: (await registry.listNodes(ctx)).map((baseUrl) => ({ baseUrl })) })),
+      addNodes: rpc(async (req, ctx) => ({
+        merged: await registry.addNodes(ctx, req.nodes.map((n) => validate.nodeUrl(n.baseUrl))),
+      })),
+      getEnvelopePublicKey: rpc(async (_req, ctx) => ({ key: keyTo(await registry.envelopePublicKey(ctx)) })),
+      listEnvelopePublicKeys: rpc(async (_req, ctx) => ({ keys: (await registry.envelopePublicKeys(ctx)).map(keyTo) })),
+      getPowChallenge: rpc(async (_req, ctx) => {
+        const c = await registry.powChallenge(ctx);
+        return { challenge: c.challenge, difficulty: c.difficulty, expiresMs: BigInt(c.expiresMs) };
+      }),
+    });
+  };
+}

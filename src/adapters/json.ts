@@ -1,0 +1,198 @@
+// The original registry's JSON paths (WIRE.md), byte-compatible, as
+// hand-written routes: they are the hot path for existing clients. Each route
+// reads JSON into domain types, calls one operation and writes serde-style
+// JSON. Errors become {"error":{code,message[,details]}}.
+import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PowChallenge } from "../domain.js";
+import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from "../encoding.js";
+import { RegistryError, asRegistryError, invalidInput } from "../errors.js";
+import type { ClientIpResolver } from "../guard/clientIp.js";
+import { readIdentity } from "../identityJson.js";
+import * as shape from "../jsonShape.js";
+import type { Registry } from "../registry.js";
+import * as validate from "../validate.js";
+import { type Request, type Response, readBody, sendError, sendJson } from "./http.js";
+
+export interface JsonRoutesOptions {
+  readonly registry: Registry;
+  readonly clientIp: ClientIpResolver;
+  readonly maxBodyBytes: number;
+  /** Called with errors that are bugs (INTERNAL), so they are never silent. */
+  readonly onInternalError: (err: unknown) => void;
+}
+
+type Handler = (ctx: CallContext, req: Request, param: string) => Promise<string>;
+
+const OK = '{"ok":true}';
+const merged = (n: number): string => '{"merged":' + n + "}";
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    throw invalidInput("request body is not valid JSON");
+  }
+}
+
+function hexField(obj: shape.JsonObject, key: string, where: string, length: number): Uint8Array {
+  const bytes = hexToBytes(shape.string(obj, key, where));
+  if (bytes === null || bytes.length !== length) throw invalidInput(`${where}.${key} must be ${length * 2} hex characters`);
+  return bytes;
+}
+
+function readEnvelope(value: unknown): IdentityEnvelope {
+  const where = "envelope";
+  const obj = shape.object(value, where, ["kid", "sender_pubkey", "nonce", "ciphertext"]);
+  const ciphertext = base64ToBytes(shape.string(obj, "ciphertext", where));
+  if (ciphertext === null) throw invalidInput("envelope.ciphertext must be standard base64 with padding");
+  return validate.envelope(
+    hexField(obj, "kid", where, validate.KID_BYTES),
+    hexField(obj, "sender_pubkey", where, validate.X25519_KEY_BYTES),
+    hexField(obj, "nonce", where, validate.NONCE_BYTES),
+    ciphertext,
+  );
+}
+
+function envelopeJson(env: IdentityEnvelope): string {
+  return (
+    '{"kid":"' + bytesToHex(env.kid) +
+    '","sender_pubkey":"' + bytesToHex(env.senderPubkey) +
+    '","nonce":"' + bytesToHex(env.nonce) +
+    '","ciphertext":"' + bytesToBase64(env.ciphertext) +
+    '"}'
+  );
+}
+
+function keyJson(key: EnvelopePublicKeyInfo): string {
+  return (
+    '{"kid_hex":"' + bytesToHex(key.kid) +
+    '","x25519_public_key_hex":"' + bytesToHex(key.publicKey) +
+    '","active":' + key.active +
+    (key.notAfterEpochMs === null ? "" : ',"not_after_epoch_ms":' + key.notAfterEpochMs) +
+    "}"
+  );
+}
+
+function powJson(c: PowChallenge): string {
+  return '{"challenge":"' + c.challenge + '","difficulty":' + c.difficulty + ',"expires_ms":' + c.expiresMs + "}";
+}
+
+function nodesFrom(value: unknown): string[] {
+  const obj = shape.object(value, "body", ["nodes"]);
+  return shape.array(obj, "nodes", "body").map((n, i) => {
+    const node = shape.object(n, `nodes[${i}]`, ["base_url"]);
+    return validate.nodeUrl(shape.string(node, "base_url", `nodes[${i}]`));
+  });
+}
+
+/** The route table: "METHOD /path" -> handler. /check_user/{handle} is matched by prefix. */
+function routes(registry: Registry, maxBodyBytes: number): Map<string, Handler> {
+  const body = async (req: Request): Promise<unknown> => parseJson(await readBody(req, maxBodyBytes));
+  const table = new Map<string, Handler>([
+    ["POST /register", async (ctx, req) => {
+      const obj = shape.object(await body(req), "body", ["handle", "envelope"]);
+      const handle = validate.userIdFromHex(shape.string(obj, "handle", "body"), "handle");
+      if (obj["envelope"] === undefined) throw invalidInput("body.envelope is required");
+      await registry.register(ctx, handle, readEnvelope(obj["envelope"]));
+      return OK;
+    }],
+    ["POST /resolve", async (ctx, req) => {
+      const obj = shape.object(await body(req), "body", ["handle", "requester_ephemeral_pubkey_hex"]);
+      const handleText = shape.string(obj, "handle", "body");
+      const handle = validate.userIdFromHex(handleText, "handle");
+      const requester = hexField(obj, "requester_ephemeral_pubkey_hex", "body", validate.X25519_KEY_BYTES);
+      const env = await registry.resolve(ctx, handle, requester);
+      return '{"handle":' + JSON.stringify(handleText) + ',"envelope":' + (env === null ? "null" : envelopeJson(env)) + "}";
+    }],
+    ["GET /check_user/", async (ctx, _req, param) => {
+      const exists = await registry.checkUser(ctx, validate.userIdFromHex(param, "handle"));
+      return exists ? '{"exists":true}' : '{"exists":false}';
+    }],
+    ["POST /announce", async (ctx, req) => {
+      const where = "presence";
+      const obj = shape.object(await body(req), where, ["user_id", "addr", "ts_ms"]);
+      const userId = validate.userIdFromHex(shape.string(obj, "user_id", where), "presence.user_id");
+      await registry.announce(ctx, validate.presence(userId, shape.string(obj, "addr", where), shape.u64(obj, "ts_ms", where)));
+      return OK;
+    }],
+    ["POST /sync", async (ctx, req) => {
+      const obj = shape.object(await body(req), "body", ["identities"]);
+      const identities = shape.array(obj, "identities", "body").map((v, i) => readIdentity(v, `identities[${i}]`));
+      return merged(await registry.sync(ctx, identities));
+    }],
+    ["GET /nodes", async (ctx) => {
+      const urls = await registry.listNodes(ctx);
+      return JSON.stringify({ nodes: urls.map((base_url) => ({ base_url })) });
+    }],
+    ["POST /nodes", async (ctx, req) => merged(await registry.addNodes(ctx, nodesFrom(await body(req))))],
+    ["GET /envelope_pubkey", async (ctx) => keyJson(await registry.envelopePublicKey(ctx))],
+    ["GET /envelope_pubkeys", async (ctx) => "[" + (await registry.envelopePublicKeys(ctx)).map(keyJson).join(",") + "]"],
+  ]);
+  // Like the original, the challenge path exists only when PoW is on.
+  if (registry.powEnabled) {
+    table.set("GET /pow/challenge", async (ctx) => powJson(await registry.powChallenge(ctx)));
+  }
+  return table;
+}
+
+const CHECK_USER_PREFIX = "/check_user/";
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(",") : v;
+}
+
+/** Content types a JSON body may declare; a missing one is accepted as JSON. */
+function isJsonContentType(ct: string | undefined): boolean {
+  if (ct === undefined) return true;
+  const semi = ct.indexOf(";");
+  const mime = (semi === -1 ? ct : ct.slice(0, semi)).trim().toLowerCase();
+  return mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"));
+}
+
+/** Returns a request listener for the JSON paths; unknown paths get 404 NOT_FOUND. */
+export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: Response) => void {
+  const table = routes(opts.registry, opts.maxBodyBytes);
+  const { clientIp, onInternalError } = opts;
+
+  return function jsonRoutes(req: Request, res: Response): void {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? "GET";
+    let handler: Handler | undefined;
+    let param = "";
+    if (method === "GET" && path.startsWith(CHECK_USER_PREFIX)) {
+      handler = table.get("GET /check_user/");
+      param = decodeURIComponentSafe(path.slice(CHECK_USER_PREFIX.length));
+    } else {
+      handler = table.get(method + " " + path);
+    }
+    if (handler === undefined) {
+      sendError(req, res, new RegistryError("NOT_FOUND", `no route for ${method} ${path}`));
+      return;
+    }
+    if (method === "POST" && !isJsonContentType(req.headers["content-type"])) {
+      sendError(req, res, invalidInput("content-type must be application/json"));
+      return;
+    }
+    const ctx: CallContext = {
+      clientIp: clientIp.resolve(req.socket?.remoteAddress, headerValue(req.headers["x-forwarded-for"])),
+      pow: headerValue(req.headers["x-enigma-pow"]),
+    };
+    handler(ctx, req, param).then(
+      (body) => sendJson(res, 200, body),
+      (err: unknown) => {
+        const e = asRegistryError(err);
+        if (e.code === "INTERNAL") onInternalError(err);
+        sendError(req, res, e);
+      },
+    );
+  };
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s; // not a valid escape: the handle check refuses it
+  }
+}

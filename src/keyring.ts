@@ -1,0 +1,53 @@
+// The registry's envelope keys (WIRE.md "Envelope keys and rotation"): which
+// key opens a register envelope, which one seals resolve answers.
+import type { EnvelopeKeyConfig } from "./config.js";
+import { X25519KeyPair } from "./crypto/x25519.js";
+import type { EnvelopePublicKeyInfo } from "./domain.js";
+import { RegistryError, invalidInput } from "./errors.js";
+
+export interface EnvelopeKey {
+  readonly kid: Uint8Array;
+  readonly kidHex: string;
+  readonly pair: X25519KeyPair;
+  readonly active: boolean;
+  readonly notAfterEpochMs: number | null;
+  readonly info: EnvelopePublicKeyInfo;
+}
+
+const expired = (key: EnvelopeKey, nowMs: number): boolean =>
+  key.notAfterEpochMs !== null && nowMs > key.notAfterEpochMs;
+
+export class Keyring {
+  readonly keys: readonly EnvelopeKey[];
+  private readonly byKid: ReadonlyMap<string, EnvelopeKey>;
+
+  constructor(configured: readonly EnvelopeKeyConfig[]) {
+    this.keys = configured.map((k) => {
+      const pair = X25519KeyPair.fromPrivate(k.privateKey);
+      return {
+        kid: k.kid,
+        kidHex: k.kidHex,
+        pair,
+        active: k.active,
+        notAfterEpochMs: k.notAfterEpochMs,
+        info: { kid: k.kid, publicKey: pair.publicKey, active: k.active, notAfterEpochMs: k.notAfterEpochMs },
+      };
+    });
+    this.byKid = new Map(this.keys.map((k) => [k.kidHex, k]));
+  }
+
+  /** Register accepts any listed, unexpired key, active or not, so clients survive a rotation. */
+  forRegister(kidHex: string, nowMs: number): EnvelopeKey {
+    const key = this.byKid.get(kidHex);
+    if (key === undefined || expired(key, nowMs)) throw invalidInput("unknown or expired envelope key");
+    return key;
+  }
+
+  /** The first active, unexpired key; 503 when every active key has expired. */
+  active(nowMs: number): EnvelopeKey {
+    for (const key of this.keys) {
+      if (key.active && !expired(key, nowMs)) return key;
+    }
+    throw new RegistryError("UNAVAILABLE", "no active envelope key");
+  }
+}

@@ -1,0 +1,139 @@
+// The operations. Each runs once for every surface (JSON paths, gRPC,
+// gRPC-Web, Connect): guard (rate limit, PoW) -> crypto -> store. Inputs are
+// already-valid domain types; nothing here knows which adapter called.
+import type { Config } from "./config.js";
+import { blindIndexHex } from "./crypto/blind.js";
+import { openEnvelope, sealEnvelope } from "./crypto/envelope.js";
+import type {
+  CallContext,
+  EnvelopePublicKeyInfo,
+  IdentityEnvelope,
+  NodeUrl,
+  PowChallenge,
+  Presence,
+  PublicIdentity,
+  UserId,
+} from "./domain.js";
+import { bytesToHex } from "./encoding.js";
+import { RegistryError, invalidInput } from "./errors.js";
+import type { PowGuard } from "./guard/pow.js";
+import type { RateLimiter } from "./guard/rateLimit.js";
+import { parseIdentityPlaintext, serializeIdentity } from "./identityJson.js";
+import type { Keyring } from "./keyring.js";
+import type { Store } from "./store/store.js";
+
+export interface RegistryDeps {
+  readonly config: Config;
+  readonly store: Store;
+  readonly rateLimiter: RateLimiter;
+  readonly pow: PowGuard;
+  readonly keyring: Keyring;
+  readonly now: () => number;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+export class Registry {
+  private readonly config: Config;
+  private readonly store: Store;
+  private readonly limiter: RateLimiter;
+  private readonly powGuard: PowGuard;
+  private readonly keyring: Keyring;
+  private readonly now: () => number;
+  private readonly pepper: Uint8Array;
+
+  constructor(deps: RegistryDeps) {
+    this.config = deps.config;
+    this.store = deps.store;
+    this.limiter = deps.rateLimiter;
+    this.powGuard = deps.pow;
+    this.keyring = deps.keyring;
+    this.now = deps.now;
+    this.pepper = deps.config.envelope.pepper;
+  }
+
+  get powEnabled(): boolean {
+    return this.config.pow.enabled;
+  }
+
+  private blind(userId: UserId): string {
+    return blindIndexHex(this.pepper, userId);
+  }
+
+  /** The rate limit comes before the PoW, as in the original. */
+  private async guardLookup(ctx: CallContext, scope: "resolve" | "check_user"): Promise<void> {
+    await this.limiter.consume(ctx.clientIp, scope);
+    if (this.config.pow.enabled) await this.powGuard.verify(ctx.pow);
+  }
+
+  async register(ctx: CallContext, handle: UserId, envelope: IdentityEnvelope): Promise<void> {
+    await this.limiter.consume(ctx.clientIp, "register");
+    const key = this.keyring.forRegister(bytesToHex(envelope.kid), this.now());
+    const plaintext = openEnvelope(key.pair, this.pepper, handle, envelope);
+    const identity = parseIdentityPlaintext(plaintext);
+    if (!sameBytes(identity.userId, handle)) throw invalidInput("handle does not match identity");
+    const stored = await this.store.registerIfAbsent(this.blind(handle), serializeIdentity(identity));
+    if (!stored) throw new RegistryError("CONFLICT", "handle already registered");
+  }
+
+  /** The identity sealed with the active key to the requester's ephemeral key, or null when unknown. */
+  async resolve(ctx: CallContext, handle: UserId, requesterPubkey: Uint8Array): Promise<IdentityEnvelope | null> {
+    await this.guardLookup(ctx, "resolve");
+    const identityJson = await this.store.getIdentity(this.blind(handle));
+    if (identityJson === null) return null;
+    const key = this.keyring.active(this.now());
+    return sealEnvelope(key.pair, key.kid, this.pepper, handle, requesterPubkey, Buffer.from(identityJson, "utf8"));
+  }
+
+  async checkUser(ctx: CallContext, handle: UserId): Promise<boolean> {
+    await this.guardLookup(ctx, "check_user");
+    return this.store.hasIdentity(this.blind(handle));
+  }
+
+  /** Kept presence.ttl_seconds after receipt, whatever the client's ts_ms says. */
+  async announce(ctx: CallContext, presence: Presence): Promise<void> {
+    await this.limiter.consume(ctx.clientIp, null);
+    const json = JSON.stringify({ user_id: bytesToHex(presence.userId), addr: presence.addr, ts_ms: presence.tsMs });
+    await this.store.putPresence(this.blind(presence.userId), json, this.config.presence.ttlSeconds);
+  }
+
+  /** Merges new valid identities (null entries are the invalid ones, skipped); never overwrites. */
+  async sync(ctx: CallContext, identities: readonly (PublicIdentity | null)[]): Promise<number> {
+    if (!this.config.allowSync) throw new RegistryError("UNAUTHORIZED", "sync is disabled");
+    await this.limiter.consume(ctx.clientIp, null);
+    const results = await Promise.all(
+      identities.map((id) =>
+        id === null ? false : this.store.registerIfAbsent(this.blind(id.userId), serializeIdentity(id)),
+      ),
+    );
+    return results.filter(Boolean).length;
+  }
+
+  async listNodes(ctx: CallContext): Promise<NodeUrl[]> {
+    await this.limiter.consume(ctx.clientIp, null);
+    return this.store.listNodes();
+  }
+
+  async addNodes(ctx: CallContext, urls: readonly NodeUrl[]): Promise<number> {
+    await this.limiter.consume(ctx.clientIp, null);
+    return this.store.addNodes(urls, this.config.maxNodes);
+  }
+
+  async envelopePublicKey(ctx: CallContext): Promise<EnvelopePublicKeyInfo> {
+    await this.limiter.consume(ctx.clientIp, null);
+    return this.keyring.active(this.now()).info;
+  }
+
+  async envelopePublicKeys(ctx: CallContext): Promise<EnvelopePublicKeyInfo[]> {
+    await this.limiter.consume(ctx.clientIp, null);
+    return this.keyring.keys.map((k) => k.info);
+  }
+
+  async powChallenge(ctx: CallContext): Promise<PowChallenge> {
+    if (!this.config.pow.enabled) throw new RegistryError("FEATURE_DISABLED", "proof of work is disabled");
+    await this.limiter.consume(ctx.clientIp, null);
+    return this.powGuard.issue();
+  }
+}

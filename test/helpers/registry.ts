@@ -1,0 +1,61 @@
+// Starts the real registry (the same createApp + listen as the CLI) on a free
+// port, with the vectors' pepper and key, and the clients the tests drive it with.
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createApp, type App } from "../../src/app.js";
+import { parseConfig } from "../../src/config.js";
+import { listen, type Listening } from "../../src/server.js";
+import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
+import vectors from "../fixtures/vectors.json" with { type: "json" };
+
+export const PEPPER = Buffer.from(vectors.pepper_hex, "hex");
+export const KID = vectors.registry_key.kid_hex;
+export const REGISTRY_PUBLIC = vectors.registry_key.x25519_public_key_hex;
+
+/** A config with rate limiting off unless `extra` turns it on; `extra` is appended TOML. */
+export function testToml(extra = "", opts: { rateLimit?: boolean; storage?: string } = {}): string {
+  return `
+mode = "http"
+address = "127.0.0.1:0"
+${extra}
+[rate_limit]
+enabled = ${opts.rateLimit ?? false}
+[envelope]
+pepper_hex = "${vectors.pepper_hex}"
+keys = [{ kid_hex = "${KID}", x25519_private_key_hex = "${vectors.registry_key.x25519_private_key_hex}", active = true }]
+${opts.storage ?? ""}
+`;
+}
+
+export interface Running {
+  readonly app: App;
+  readonly server: Listening;
+  readonly url: string;
+  readonly logs: string[];
+  stop(): Promise<void>;
+}
+
+export async function startRegistry(toml: string = testToml(), opts: { now?: () => number } = {}): Promise<Running> {
+  const logs: string[] = [];
+  const config = parseConfig(toml);
+  const app = await createApp(config, { log: (l) => logs.push(l), ...opts });
+  const server = await listen(config, app.handler);
+  return {
+    app,
+    server,
+    url: server.url,
+    logs,
+    async stop() {
+      await server.close(1000);
+      await app.close();
+    },
+  };
+}
+
+export function connectClient(url: string): Client<typeof RegistryService> {
+  return createClient(RegistryService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
+}
+
+export function grpcWebClient(url: string): Client<typeof RegistryService> {
+  return createClient(RegistryService, createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" }));
+}

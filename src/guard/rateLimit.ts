@@ -1,0 +1,410 @@
+// Per-IP token buckets (WIRE.md "Rate limiting"): a global bucket plus one per
+// endpoint scope, all of capacity `burst`. A request spends a token from the
+// global bucket and from its scope's; when either is empty the request is
+// refused and the IP is banned for `ban_seconds` (0 = refuse, no ban).
+//
+// Two backends, both on rate-limiter-flexible:
+// - memory: MemoryTokenBucket, a RateLimiterCompatibleAbstract (the package's
+//   extension point for custom limiters). RateLimiterMemory cannot be bent
+//   into a token bucket: its storage keeps integer counters (Record parses
+//   values with parseInt) that reset when a fixed window expires, on
+//   Date.now and a setTimeout per key; a bucket needs a fractional level plus
+//   a refill time, and tests need an injected clock. Overriding consume() would
+//   leave nothing of it, so the bucket is written here (~60 lines) and applies
+//   the package's blockDuration as the ban.
+// - redis: RateLimiterRedis with TOKEN_BUCKET_LUA as customIncrTtlLuaScript
+//   (Redis TIME, so every replica agrees), the package's blockDuration ban, and
+//   a MemoryTokenBucket insurance limiter sized per replica for outages.
+import type { Cluster, Redis } from "ioredis";
+import { RateLimiterCompatibleAbstract, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import type { Config, RateLimitConfig } from "../config.js";
+import type { RateScope } from "../domain.js";
+import { RegistryError } from "../errors.js";
+
+export interface RateLimiter {
+  /** Resolves when the request may proceed; rejects with RegistryError RATE_LIMITED otherwise. */
+  consume(ip: string, scope: RateScope): Promise<void>;
+}
+
+type Scope = Exclude<RateScope, null>;
+type PerScope<T> = Readonly<Record<Scope, T>>;
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+function rateLimited(retryAfterMs: number): RegistryError {
+  return new RegistryError("RATE_LIMITED", "rate limit exceeded", {
+    retry_after_ms: Math.max(0, Math.ceil(retryAfterMs)),
+  });
+}
+
+function scopeRates(cfg: RateLimitConfig): PerScope<number> {
+  return {
+    register: cfg.endpoints.registerRps,
+    resolve: cfg.endpoints.resolveRps,
+    check_user: cfg.endpoints.checkUserRps,
+  };
+}
+
+function checkBucket(capacity: number, ratePerSec: number): void {
+  if (!(capacity >= 1 && Number.isFinite(capacity))) throw new RangeError(`rate limit burst must be >= 1, got ${capacity}`);
+  if (!(ratePerSec > 0 && Number.isFinite(ratePerSec))) throw new RangeError(`rate must be > 0, got ${ratePerSec}`);
+}
+
+// ---------------------------------------------------------------- memory
+
+interface Bucket {
+  tokens: number;
+  lastMs: number;
+  bannedUntilMs: number;
+}
+
+export interface MemoryTokenBucketOptions {
+  /** Capacity (the package's `points`); may be fractional (insurance share). */
+  readonly capacity: number;
+  readonly ratePerSec: number;
+  /** Ban length in seconds after the first refusal; 0 = no ban. */
+  readonly blockDuration: number;
+  readonly keyPrefix?: string;
+  readonly now?: () => number;
+  /** How often idle, full, unbanned buckets are dropped (ms of the injected clock). */
+  readonly sweepEveryMs?: number;
+}
+
+/**
+ * One token bucket per key, in process memory. Implements the package's
+ * limiter interface so it can be RateLimiterRedis's insuranceLimiter (which
+ * assigns blockDuration from its parent); `take()` is the allocation-free
+ * path the memory RateLimiter uses.
+ */
+export class MemoryTokenBucket extends RateLimiterCompatibleAbstract {
+  override readonly keyPrefix: string;
+  override blockDuration: number;
+  override execEvenly = false; // accepted for interface parity, never delays
+  readonly capacity: number;
+  private readonly ratePerMs: number;
+  private readonly now: () => number;
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly sweepEveryMs: number;
+  private nextSweepMs = -Infinity;
+
+  constructor(opts: MemoryTokenBucketOptions) {
+    super();
+    checkBucket(opts.capacity, opts.ratePerSec);
+    this.capacity = opts.capacity;
+    this.ratePerMs = opts.ratePerSec / 1000;
+    this.blockDuration = opts.blockDuration;
+    this.keyPrefix = opts.keyPrefix ?? "";
+    this.now = opts.now ?? Date.now;
+    this.sweepEveryMs = opts.sweepEveryMs ?? 10_000;
+  }
+
+  /** Spends `points` tokens: 0 when allowed, else ms until a retry can succeed (bans on first refusal). */
+  take(key: string, nowMs: number, points = 1): number {
+    if (nowMs >= this.nextSweepMs) this.sweep(nowMs);
+    let b = this.buckets.get(key);
+    if (b === undefined) {
+      b = { tokens: this.capacity, lastMs: nowMs, bannedUntilMs: 0 };
+      this.buckets.set(key, b);
+    } else {
+      if (nowMs < b.bannedUntilMs) return b.bannedUntilMs - nowMs;
+      this.refill(b, nowMs);
+    }
+    if (b.tokens >= points) {
+      b.tokens -= points;
+      return 0;
+    }
+    if (this.blockDuration > 0) return this.ban(key, nowMs);
+    return (points - b.tokens) / this.ratePerMs;
+  }
+
+  /** Bans `key` for blockDuration (or `ms`) from `nowMs`; returns the ban length. */
+  ban(key: string, nowMs: number, ms = this.blockDuration * 1000): number {
+    let b = this.buckets.get(key);
+    if (b === undefined) {
+      b = { tokens: this.capacity, lastMs: nowMs, bannedUntilMs: 0 };
+      this.buckets.set(key, b);
+    } else {
+      this.refill(b, nowMs);
+    }
+    b.bannedUntilMs = nowMs + ms;
+    return ms;
+  }
+
+  /**
+   * Drops buckets that are full again and not banned: they equal a missing key.
+   * Runs from take() at most every sweepEveryMs (O(entries); no timers per key).
+   */
+  sweep(nowMs: number): void {
+    this.nextSweepMs = nowMs + this.sweepEveryMs;
+    for (const [key, b] of this.buckets) {
+      if (b.bannedUntilMs <= nowMs && b.tokens + (nowMs - b.lastMs) * this.ratePerMs >= this.capacity) {
+        this.buckets.delete(key);
+      }
+    }
+  }
+
+  /** Buckets held (for tests of the sweep). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private refill(b: Bucket, nowMs: number): void {
+    if (nowMs > b.lastMs) {
+      b.tokens = Math.min(this.capacity, b.tokens + (nowMs - b.lastMs) * this.ratePerMs);
+      b.lastMs = nowMs;
+    }
+  }
+
+  private res(key: string, nowMs: number, msBeforeNext: number): RateLimiterRes {
+    const b = this.buckets.get(key);
+    const remaining = b === undefined ? this.capacity : Math.floor(b.tokens);
+    return new RateLimiterRes(remaining, msBeforeNext, Math.ceil(this.capacity - remaining), false);
+  }
+
+  // The package's interface (used when this is an insurance limiter).
+  override consume(key: string | number, points = 1): Promise<RateLimiterRes> {
+    const k = String(key);
+    const now = this.now();
+    const wait = this.take(k, now, points);
+    if (wait === 0) return Promise.resolve(this.res(k, now, 0));
+    return Promise.reject(new RateLimiterRes(0, Math.ceil(wait), Math.ceil(this.capacity) + points, false));
+  }
+
+  override block(key: string | number, secDuration: number): Promise<RateLimiterRes> {
+    const ms = this.ban(String(key), this.now(), secDuration * 1000);
+    return Promise.resolve(new RateLimiterRes(0, ms, Math.ceil(this.capacity) + 1, false));
+  }
+
+  override penalty(key: string | number, points = 1): Promise<RateLimiterRes> {
+    return this.adjust(String(key), -points);
+  }
+
+  override reward(key: string | number, points = 1): Promise<RateLimiterRes> {
+    return this.adjust(String(key), points);
+  }
+
+  override get(key: string | number): Promise<RateLimiterRes | null> {
+    const k = String(key);
+    const b = this.buckets.get(k);
+    if (b === undefined) return Promise.resolve(null);
+    const now = this.now();
+    this.refill(b, now);
+    return Promise.resolve(this.res(k, now, Math.max(0, b.bannedUntilMs - now)));
+  }
+
+  /** Sets the consumed points (capacity - tokens); secDuration > 0 also bans for that long. */
+  override set(key: string | number, points: number, secDuration: number): Promise<RateLimiterRes> {
+    const k = String(key);
+    const now = this.now();
+    this.buckets.set(k, {
+      tokens: Math.max(0, this.capacity - points),
+      lastMs: now,
+      bannedUntilMs: secDuration > 0 && points > this.capacity ? now + secDuration * 1000 : 0,
+    });
+    return Promise.resolve(this.res(k, now, 0));
+  }
+
+  override delete(key: string | number): Promise<boolean> {
+    return Promise.resolve(this.buckets.delete(String(key)));
+  }
+
+  private adjust(key: string, tokens: number): Promise<RateLimiterRes> {
+    const now = this.now();
+    const b = this.buckets.get(key) ?? { tokens: this.capacity, lastMs: now, bannedUntilMs: 0 };
+    this.refill(b, now);
+    b.tokens = Math.min(this.capacity, b.tokens + tokens);
+    this.buckets.set(key, b);
+    return Promise.resolve(this.res(key, now, 0));
+  }
+}
+
+class MemoryRateLimiter implements RateLimiter {
+  constructor(
+    private readonly global: MemoryTokenBucket,
+    private readonly scopes: PerScope<MemoryTokenBucket>,
+    private readonly now: () => number,
+  ) {}
+
+  consume(ip: string, scope: RateScope): Promise<void> {
+    const now = this.now();
+    let wait = this.global.take(ip, now); // a banned IP stops here, spending nothing else
+    if (wait === 0 && scope !== null) {
+      wait = this.scopes[scope].take(ip, now);
+      // An empty endpoint bucket bans the whole IP, not just that endpoint.
+      if (wait !== 0 && this.global.blockDuration > 0) wait = this.global.ban(ip, now);
+    }
+    return wait === 0 ? RESOLVED : Promise.reject(rateLimited(wait));
+  }
+}
+
+export function createMemoryRateLimiter(cfg: RateLimitConfig, opts: { now?: () => number } = {}): RateLimiter {
+  if (!cfg.enabled) return NO_LIMIT;
+  const now = opts.now ?? Date.now;
+  const bucket = (ratePerSec: number, name: string): MemoryTokenBucket =>
+    new MemoryTokenBucket({ capacity: cfg.burst, ratePerSec, blockDuration: cfg.banSeconds, keyPrefix: name, now });
+  const rates = scopeRates(cfg);
+  return new MemoryRateLimiter(
+    bucket(cfg.perIpRps, "g"),
+    { register: bucket(rates.register, "register"), resolve: bucket(rates.resolve, "resolve"), check_user: bucket(rates.check_user, "check_user") },
+    now,
+  );
+}
+
+// ----------------------------------------------------------------- redis
+
+/**
+ * Token bucket as RateLimiterRedis's customIncrTtlLuaScript. The package calls
+ * it with KEYS[1] = key, ARGV = [points to take, whole seconds of the
+ * duration, limiter points, limiter duration] and reads back
+ * {consumed, ms}: consumed > points refuses, and exactly points+taken is the
+ * "first overflow" that makes the package write its ban (SET key <points+1>
+ * EX blockDuration). So: points = capacity, duration = capacity / rate (the
+ * seconds to refill from empty); ARGV[2] is unused (it only has to be >= 1,
+ * else the package skips the script, see CONSUME_OPTS).
+ *
+ * The value is "<tokens> <ms>" with a TTL of the time to refill: a missing
+ * key is a full bucket. A value without a space is the package's ban: answer
+ * points+taken+1, which refuses without re-banning, with the ban's PTTL.
+ * Every RateLimiterRedis on one client shares one defineCommand name
+ * ("rlflxIncr"), so this script must stay generic: all limits come via ARGV.
+ */
+export const TOKEN_BUCKET_LUA = `
+local take = tonumber(ARGV[1])
+local cap = tonumber(ARGV[3])
+local per_ms = cap / (tonumber(ARGV[4]) * 1000)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local tokens = cap
+local v = redis.call('GET', KEYS[1])
+if v then
+  local s, last = string.match(v, '^(%S+) (%S+)$')
+  if not s then
+    return {cap + take + 1, redis.call('PTTL', KEYS[1])}
+  end
+  local elapsed = now - tonumber(last)
+  if elapsed < 0 then elapsed = 0 end
+  tokens = math.min(cap, tonumber(s) + elapsed * per_ms)
+end
+if tokens < take then
+  return {cap + take, math.ceil((take - tokens) / per_ms)}
+end
+tokens = tokens - take
+local ttl = math.ceil((cap - tokens) / per_ms)
+if ttl < 1 then ttl = 1 end
+redis.call('SET', KEYS[1], tokens .. ' ' .. now, 'PX', ttl)
+return {cap - math.floor(tokens), ttl}
+`;
+
+export interface RedisRateLimiterOptions {
+  /** Starts every key (e.g. "enigma:"); keys are `<prefix>rl:<bucket>:<ip>`, one per limiter call. */
+  readonly keyPrefix: string;
+  /** Replicas sharing the budget: each one's outage fallback gets 1/replicas of it. */
+  readonly replicas?: number;
+}
+
+// The package only runs the script when floor(duration) >= 1 (else it falls
+// back to a plain INCRBY); a refill can take under a second, so every consume
+// passes a whole-second duration, which only becomes the script's unused ARGV[2].
+const CONSUME_OPTS = { customDuration: 1 };
+
+// Handlers shared by every request (no per-request closures).
+const settledOk = (): null => null;
+const settledErr = (err: unknown): unknown => err ?? new Error("rejected");
+
+function toRegistryError(err: unknown): RegistryError {
+  if (err instanceof RateLimiterRes) return rateLimited(err.msBeforeNext);
+  // Only reachable if the insurance limiter itself failed.
+  return new RegistryError("UNAVAILABLE", "rate limiter unavailable");
+}
+
+class RedisRateLimiter implements RateLimiter {
+  constructor(
+    private readonly global: RateLimiterRedis,
+    private readonly scopes: PerScope<RateLimiterRedis>,
+    private readonly banSeconds: number,
+    private readonly opts: { customDuration: number },
+  ) {}
+
+  async consume(ip: string, scope: RateScope): Promise<void> {
+    // Both buckets in parallel: one round trip of latency (two commands
+    // written back to back on one connection).
+    const g = this.global.consume(ip, 1, this.opts).then(settledOk, settledErr);
+    if (scope === null) {
+      const ge = await g;
+      if (ge !== null) throw toRegistryError(ge);
+      return;
+    }
+    const s = this.scopes[scope].consume(ip, 1, this.opts).then(settledOk, settledErr);
+    const ge = await g;
+    const se = await s;
+    // Global refused: the IP is banned (or just got banned) already. (The
+    // parallel endpoint consume may have spent a token meanwhile; it refills
+    // while the ban runs, and latency matters more here.)
+    if (ge !== null) throw toRegistryError(ge);
+    if (se === null) return;
+    // Endpoint bucket empty while the global one was not: ban the whole IP via
+    // the package's block() (insured like consume()).
+    if (se instanceof RateLimiterRes && this.banSeconds > 0) {
+      await this.global.block(ip, this.banSeconds).catch(settledOk);
+    }
+    throw toRegistryError(se);
+  }
+}
+
+export function createRedisRateLimiter(
+  cfg: RateLimitConfig,
+  client: Redis | Cluster,
+  opts: RedisRateLimiterOptions,
+): RateLimiter {
+  if (!cfg.enabled) return NO_LIMIT;
+  const replicas = Math.max(1, Math.floor(opts.replicas ?? 1));
+  // Whole seconds: the package writes its ban with SET ... EX floor(seconds),
+  // and a 0 there would mean no expiry at all.
+  const banSeconds = Math.ceil(cfg.banSeconds);
+  const limiter = (ratePerSec: number, name: string): RateLimiterRedis => {
+    checkBucket(cfg.burst, ratePerSec);
+    return new RateLimiterRedis({
+      storeClient: client,
+      keyPrefix: `${opts.keyPrefix}rl:${name}`,
+      points: cfg.burst,
+      duration: cfg.burst / ratePerSec, // seconds to refill from empty; the script derives the rate
+      blockDuration: banSeconds,
+      customIncrTtlLuaScript: TOKEN_BUCKET_LUA,
+      // Not 'ready' (connecting, reconnecting) -> insurance at once, no waiting.
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new MemoryTokenBucket({
+        capacity: Math.max(1, cfg.burst / replicas),
+        ratePerSec: ratePerSec / replicas,
+        blockDuration: banSeconds,
+      }),
+    });
+  };
+  const rates = scopeRates(cfg);
+  const global = limiter(cfg.perIpRps, "g");
+  const scopes = {
+    register: limiter(rates.register, "register"),
+    resolve: limiter(rates.resolve, "resolve"),
+    check_user: limiter(rates.check_user, "check_user"),
+  };
+  return new RedisRateLimiter(global, scopes, banSeconds, CONSUME_OPTS);
+}
+
+// -------------------------------------------------------------- choosing
+
+export const NO_LIMIT: RateLimiter = { consume: () => RESOLVED };
+
+/** Disabled -> no-op; a Redis client -> shared buckets; otherwise in-process buckets. */
+export function rateLimiterFor(
+  config: Config,
+  redis: Redis | Cluster | null,
+  opts: { replicas?: number; now?: () => number } = {},
+): RateLimiter {
+  if (!config.rateLimit.enabled) return NO_LIMIT;
+  if (redis !== null) {
+    return createRedisRateLimiter(config.rateLimit, redis, {
+      keyPrefix: config.storage.keyPrefix,
+      ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
+    });
+  }
+  return createMemoryRateLimiter(config.rateLimit, opts.now ? { now: opts.now } : {});
+}

@@ -1,6 +1,7 @@
 // Strict readers for parsed JSON (serde-style): exact types, unknown fields
 // rejected. A wrong shape is INVALID_INPUT naming the field.
 import { invalidInput } from "./errors.js";
+import { checkBatch } from "./limits.js";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -52,8 +53,10 @@ export function byteArray(obj: JsonObject, key: string, where: string): Uint8Arr
   return out;
 }
 
-export function array(obj: JsonObject, key: string, where: string): unknown[] {
+/** An array of at most `max` entries (a batch limit, checked before any entry is read). */
+export function array(obj: JsonObject, key: string, where: string, max: number = Infinity): unknown[] {
   const v = obj[key];
   if (!Array.isArray(v)) throw invalidInput(`${where}.${key} must be an array`);
+  checkBatch(v.length, max, `${where}.${key}`);
   return v;
 }

@@ -2,13 +2,15 @@
 // peeks at the first bytes of each connection (the HTTP/2 preface starts with
 // "PRI ") and hands the socket to an h2c server or an HTTP/1.1 server; Node has
 // no other way to serve both in cleartext. In tls mode one HTTP/2 secure
-// server with ALPN serves HTTP/1.1 and h2.
-import { readFileSync } from "node:fs";
+// server with ALPN serves HTTP/1.1 and h2. Either way every connection is
+// bounded in time (src/limits.ts), so idle or slow clients cannot hold sockets.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Config } from "./config.js";
 import type { NodeResponse, Request } from "./adapters/http.js";
+import { DEFAULT_TIMEOUTS, MAX_CONCURRENT_STREAMS, type Timeouts } from "./limits.js";
+import { loadTlsMaterial } from "./tlsFiles.js";
 
 export type RequestHandler = (req: Request, res: NodeResponse) => void;
 
@@ -20,81 +22,110 @@ export interface Listening {
   close(drainMs?: number): Promise<void>;
 }
 
-/** Timeouts that keep slow or idle clients from holding sockets. */
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-const IDLE_SESSION_TIMEOUT_MS = 60_000;
-const FIRST_BYTE_TIMEOUT_MS = 10_000;
-const MAX_CONCURRENT_STREAMS = 100;
-
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
+export interface ListenOptions {
+  /** Overrides of DEFAULT_TIMEOUTS (tests shorten them). */
+  readonly timeouts?: Partial<Timeouts>;
 }
 
 const H2_SETTINGS = { maxConcurrentStreams: MAX_CONCURRENT_STREAMS };
+const H2_PREFACE = Buffer.from("PRI ", "latin1");
+// How often node:http looks for requests past headersTimeout/requestTimeout (its default is 30 s).
+const CONNECTION_CHECK_MS = 1_000;
+
+/** The node:http timeout knobs; for HTTP/1.1 over TLS they are read off the HTTP/2 secure server. */
+function http1Timeouts(t: Timeouts) {
+  return {
+    headersTimeout: t.headersMs,
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionsCheckingInterval: Math.min(CONNECTION_CHECK_MS, t.headersMs),
+  };
+}
+
+/** An HTTP/2 stream that is not done within requestMs is cancelled (a slowloris inside one session). */
+function boundStreams(server: http2.Http2Server | http2.Http2SecureServer, ms: number): void {
+  server.on("stream", (stream: http2.ServerHttp2Stream) => {
+    const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), ms);
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
+  });
+}
 
 function formatHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-export async function listen(config: Config, handler: RequestHandler): Promise<Listening> {
+/** Cleartext: sniffs the first bytes and hands the socket to the h2c or the HTTP/1.1 server. */
+function sniffingServer(h2c: http2.Http2Server, plain: http.Server, handshakeMs: number): net.Server {
+  return net.createServer((socket) => {
+    socket.setNoDelay(true);
+    // A deadline, not an inactivity timer: trickling a byte at a time does not extend it.
+    const deadline = setTimeout(() => socket.destroy(), handshakeMs);
+    deadline.unref();
+    let head: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, H2_PREFACE.length);
+      const h2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (h2 && head.length < H2_PREFACE.length) return; // "PR" so far: wait for the rest
+      clearTimeout(deadline);
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(head);
+      if (h2) {
+        h2c.emit("connection", socket); // no resume(): the http2 server reads the preface itself
+      } else {
+        plain.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+    socket.once("close", () => clearTimeout(deadline));
+    socket.on("error", () => socket.destroy());
+  });
+}
+
+export async function listen(config: Config, handler: RequestHandler, opts: ListenOptions = {}): Promise<Listening> {
+  const t: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const { host, port } = config.address;
   const sockets = new Set<net.Socket>();
   let outer: net.Server;
   let h2: http2.Http2Server | http2.Http2SecureServer;
-  let h1: http.Server | null = null;
+  // Whatever serves HTTP/1.1 (the secure server itself in tls mode).
+  let h1: { closeIdleConnections(): void; close(): unknown; emit(event: "listening"): boolean };
 
   if (config.mode === "tls") {
-    const tls = config.tls;
-    if (tls === null) throw new Error("tls mode needs a [tls] table");
+    if (config.tls === null) throw new Error("tls mode needs a [tls] table");
+    const { cert, key, ca } = loadTlsMaterial(config.tls);
     const secure = http2.createSecureServer(
       {
-        cert: readPem(tls.certPemPath, "tls.cert_pem_path"),
-        key: readPem(tls.keyPemPath, "tls.key_pem_path"),
-        ...(tls.clientCaPemPath === null
-          ? {}
-          : { ca: readPem(tls.clientCaPemPath, "tls.client_ca_pem_path"), requestCert: true, rejectUnauthorized: true }),
+        cert,
+        key,
+        // Mutual TLS: a client without a certificate from this CA fails the handshake, on every surface.
+        ...(ca === undefined ? {} : { ca, requestCert: true, rejectUnauthorized: true }),
         allowHTTP1: true,
         minVersion: "TLSv1.2",
+        handshakeTimeout: t.handshakeMs,
         settings: H2_SETTINGS,
       },
       handler,
     );
-    secure.setTimeout(IDLE_SESSION_TIMEOUT_MS);
+    // HTTP/1.1 over TLS runs node:http's connection code, which reads its timeouts off this server.
+    Object.assign(secure, http1Timeouts(t));
+    h1 = secure as unknown as typeof h1;
     h2 = secure;
     outer = secure;
   } else {
-    h2 = http2.createServer({ settings: H2_SETTINGS }, handler);
-    h2.setTimeout(IDLE_SESSION_TIMEOUT_MS);
-    const plain = http.createServer(
-      { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
-      handler,
-    );
+    const h2c = http2.createServer({ settings: H2_SETTINGS }, handler);
+    const plain = http.createServer(http1Timeouts(t), handler);
     h1 = plain;
-    const h2c = h2;
-    outer = net.createServer((socket) => {
-      socket.setNoDelay(true);
-      // A connection that never sends a byte is closed rather than kept forever.
-      socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
-      socket.once("data", (first: Buffer) => {
-        socket.setTimeout(0);
-        socket.pause();
-        socket.unshift(first);
-        if (first.subarray(0, 4).toString("latin1") === "PRI ") {
-          h2c.emit("connection", socket); // no resume(): the http2 server reads the preface itself
-        } else {
-          plain.emit("connection", socket);
-          socket.resume();
-        }
-      });
-      socket.on("error", () => socket.destroy());
-    });
+    h2 = h2c;
+    outer = sniffingServer(h2c, plain, t.handshakeMs);
   }
+  h2.setTimeout(t.idleSessionMs); // an idle session (no frames) is destroyed
+  boundStreams(h2, t.requestMs);
+  // Past this many open sockets new ones are closed on accept, so clients cannot use up every descriptor.
+  outer.maxConnections = config.limits.maxConnections;
 
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session: http2.ServerHttp2Session) => {
@@ -113,8 +144,8 @@ export async function listen(config: Config, handler: RequestHandler): Promise<L
       resolve();
     });
   });
-  // node:http only enforces headersTimeout/requestTimeout once it has seen 'listening'.
-  h1?.emit("listening");
+  // node:http only enforces headersTimeout/requestTimeout once it has seen 'listening' (tls mode: it has).
+  if (config.mode === "http") h1.emit("listening");
 
   const bound = (outer.address() as net.AddressInfo).port;
   const scheme = config.mode === "tls" ? "https" : "http";
@@ -123,18 +154,19 @@ export async function listen(config: Config, handler: RequestHandler): Promise<L
     port: bound,
     async close(drainMs = 10_000): Promise<void> {
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
-      h1?.closeIdleConnections();
+      h1.closeIdleConnections();
       const deadline = setTimeout(() => {
         for (const s of sockets) s.destroy();
       }, drainMs);
       deadline.unref();
       // HTTP/2: GOAWAY lets open streams finish. HTTP/1.1: idle keep-alive sockets close now, busy ones when done.
       for (const session of sessions) session.close();
-      const idleSweep = setInterval(() => h1?.closeIdleConnections(), 50);
+      const idleSweep = setInterval(() => h1.closeIdleConnections(), 50);
       idleSweep.unref();
       await closed;
       clearInterval(idleSweep);
       clearTimeout(deadline);
+      if (config.mode === "http") h1.close(); // stops node:http's connection-checking timer
     },
   };
 }

@@ -1,0 +1,86 @@
+// Every bound on what one client may make the registry hold or do, in one
+// place: socket timeouts, HTTP/2 streams, JSON nesting and batch sizes. The
+// configurable ones ([limits] in the config) only have their defaults here.
+import type { Config } from "./config.js";
+import { invalidInput } from "./errors.js";
+
+/** Socket and request timeouts (ms). Slow or idle clients are cut off so they cannot hold sockets. */
+export interface Timeouts {
+  /** A new connection must send its first byte (h2c/HTTP/1.1 sniffing) or finish the TLS handshake. */
+  readonly handshakeMs: number;
+  /** HTTP/1.1: all request headers must have arrived. */
+  readonly headersMs: number;
+  /** Any request (headers and body, HTTP/1.1 and HTTP/2 streams) must have been read and answered. */
+  readonly requestMs: number;
+  /** HTTP/1.1: an idle keep-alive connection is closed. */
+  readonly keepAliveMs: number;
+  /** HTTP/2: a session with no frames either way is closed. */
+  readonly idleSessionMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  handshakeMs: 10_000,
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 5_000,
+  idleSessionMs: 60_000,
+};
+
+/** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: open streams one connection may have. */
+export const MAX_CONCURRENT_STREAMS = 100;
+
+/** Deepest JSON nesting a request body may have; real bodies need 3 (sync identities' byte arrays). */
+export const MAX_JSON_DEPTH = 16;
+
+/** Defaults of the [limits] keys (validated in config.ts). */
+export const LIMIT_DEFAULTS = {
+  max_body_bytes: 65_536,
+  max_sync_identities: 1_000,
+  // Stays well below common `ulimit -n` values so client sockets cannot use up every descriptor.
+  max_connections: 10_000,
+} as const;
+
+/** Refuses a batch (sync identities, nodes) longer than `max` before any element is read. */
+export function checkBatch(length: number, max: number, field: string): void {
+  if (length > max) throw invalidInput(`${field} has ${length} entries; the limit is ${max}`);
+}
+
+const OPEN_BRACE = 0x7b; // {
+const OPEN_BRACKET = 0x5b; // [
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Refuses a JSON body nested deeper than `max` before it is parsed. One pass
+ * over the bytes, skipping strings; malformed JSON is left to JSON.parse.
+ */
+export function checkJsonDepth(body: Uint8Array, max: number = MAX_JSON_DEPTH): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > max) throw invalidInput(`request body is nested deeper than ${max} levels`);
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+}
+
+/** Batch sizes one request may carry, on every surface. */
+export interface BatchLimits {
+  readonly maxSyncIdentities: number;
+  /** Nodes per POST /nodes or AddNodes: never more than the list can hold. */
+  readonly maxNodes: number;
+}
+
+export function batchLimits(config: Pick<Config, "limits" | "maxNodes">): BatchLimits {
+  return { maxSyncIdentities: config.limits.maxSyncIdentities, maxNodes: config.maxNodes };
+}

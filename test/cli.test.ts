@@ -1,40 +1,13 @@
 // The CLI as a user runs it: `npm start -- --config FILE` (tsx src/main.ts),
 // the announce line with the real port, clean stop on SIGTERM/SIGINT, one-line
 // config errors, and keygen.
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
+import { TSX, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
 import { testToml } from "./helpers/registry.js";
 
-const TSX = path.resolve("node_modules/.bin/tsx");
-const dir = mkdtempSync(path.join(os.tmpdir(), "enigma-cli-"));
-
-function writeConfig(name: string, toml: string): string {
-  const file = path.join(dir, name);
-  writeFileSync(file, toml);
-  return file;
-}
-
-function startCli(args: string[]) {
-  const child = spawn(TSX, ["src/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c) => (stdout += c));
-  child.stderr.on("data", (c) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const listening = new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const m = /enigma-node-registry listening on (http:\/\/\S+)/.exec(stdout);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout.on("data", check);
-    exited.then(() => reject(new Error(`exited early: ${stderr}`)));
-  });
-  return { child, listening, exited, output: () => ({ stdout, stderr }) };
-}
+afterAll(stopAllClis);
 
 describe("CLI", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -22,6 +22,7 @@ function rl(over: Over = {}): RateLimitConfig {
     perIpRps: 5,
     burst: 10,
     banSeconds: 0,
+    replicas: 1,
     ...over,
     endpoints: { registerRps: 1, resolveRps: 3, checkUserRps: 10, ...over.endpoints },
   };
@@ -359,6 +360,22 @@ describe("redis rate limiter during an outage", () => {
     console.info(`rate limiter fallback while redis-server hangs: ${fallbackMs.toFixed(1)} ms`);
     expect(first).toBeNull();
     expect(fallbackMs).toBeLessThan(1000);
+    await hang;
+  });
+
+  it("charges a request that Redis answers too late to the insurance bucket exactly once", async () => {
+    const server = await start(["--enable-debug-command", "local"]);
+    const c = await client(server.url);
+    const blocker = await client(server.url);
+    clients.push(c, blocker);
+    // Insurance share: burst 4 / 2 replicas = 2 tokens, refilling at 0.5/s.
+    const l = createRedisRateLimiter(rl({ perIpRps: 1, burst: 4 }), c, { keyPrefix: uniquePrefix(), replicas: 2, deadlineMs: 100 });
+    const hang = blocker.call("DEBUG", "SLEEP", "1.5").catch(() => null);
+    await sleep(20);
+    expect(await attempt(l, "9.9.9.9")).toBeNull(); // fallback after 100 ms: 1 of 2 tokens
+    await sleep(500); // the late command has now failed (commandTimeout 500 ms): it must not charge again
+    expect(await attempt(l, "9.9.9.9")).toBeNull(); // the second token
+    expect(await attempt(l, "9.9.9.9")).not.toBeNull();
     await hang;
   });
 });

@@ -14,7 +14,8 @@
 //   the package's blockDuration as the ban.
 // - redis: RateLimiterRedis with TOKEN_BUCKET_LUA as customIncrTtlLuaScript
 //   (Redis TIME, so every replica agrees), the package's blockDuration ban, and
-//   a MemoryTokenBucket insurance limiter sized per replica for outages.
+//   MemoryTokenBucket insurance buckets sized per replica, charged instead
+//   whenever Redis is not ready, fails, or answers later than deadlineMs.
 import type { Cluster, Redis } from "ioredis";
 import { RateLimiterCompatibleAbstract, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { Config, RateLimitConfig } from "../config.js";
@@ -300,6 +301,14 @@ export interface RedisRateLimiterOptions {
   readonly keyPrefix: string;
   /** Replicas sharing the budget: each one's outage fallback gets 1/replicas of it. */
   readonly replicas?: number;
+  /**
+   * A Redis answer slower than this (ms, default 250) is not waited for: the
+   * request is charged to the fallback buckets instead. Without it a Redis
+   * that stops answering (frozen, or a network partition: no reset, so the
+   * client stays "ready") costs the client's commandTimeout (500 ms) here and
+   * again in the store, and a 503 would take over 1 s.
+   */
+  readonly deadlineMs?: number;
 }
 
 // The package only runs the script when floor(duration) >= 1 (else it falls
@@ -310,12 +319,10 @@ const CONSUME_OPTS = { customDuration: 1 };
 // Handlers shared by every request (no per-request closures).
 const settledOk = (): null => null;
 const settledErr = (err: unknown): unknown => err ?? new Error("rejected");
+const TIMED_OUT = Symbol("timed out");
 
-function toRegistryError(err: unknown): RegistryError {
-  if (err instanceof RateLimiterRes) return rateLimited(err.msBeforeNext);
-  // Only reachable if the insurance limiter itself failed.
-  return new RegistryError("UNAVAILABLE", "rate limiter unavailable");
-}
+/** A refusal of the shared buckets as the registry's error. */
+const refused = (res: RateLimiterRes): RegistryError => rateLimited(res.msBeforeNext);
 
 class RedisRateLimiter implements RateLimiter {
   constructor(
@@ -323,16 +330,39 @@ class RedisRateLimiter implements RateLimiter {
     private readonly scopes: PerScope<RateLimiterRedis>,
     private readonly banSeconds: number,
     private readonly opts: { customDuration: number },
+    /** This replica's share of the budget in memory: used when Redis fails or answers too late. */
+    private readonly fallback: RateLimiter,
+    private readonly deadlineMs: number,
   ) {}
 
   async consume(ip: string, scope: RateScope): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(resolve, this.deadlineMs, TIMED_OUT);
+    });
+    let outcome: unknown;
+    try {
+      // A late shared consume is not cancelled (it may still spend its tokens);
+      // its result, and its failure, are ignored.
+      outcome = await Promise.race([this.consumeShared(ip, scope), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (outcome === null) return;
+    if (outcome instanceof RegistryError) throw outcome;
+    // Redis not ready, failed or too slow: charge this replica's share instead
+    // (exactly once: the package has no insurance limiter of its own).
+    return this.fallback.consume(ip, scope);
+  }
+
+  /** null = admitted, a RegistryError = refused by the shared buckets, anything else = Redis failed. Never rejects. */
+  private async consumeShared(ip: string, scope: RateScope): Promise<unknown> {
     // Both buckets in parallel: one round trip of latency (two commands
     // written back to back on one connection).
     const g = this.global.consume(ip, 1, this.opts).then(settledOk, settledErr);
     if (scope === null) {
       const ge = await g;
-      if (ge !== null) throw toRegistryError(ge);
-      return;
+      return ge instanceof RateLimiterRes ? refused(ge) : ge;
     }
     const s = this.scopes[scope].consume(ip, 1, this.opts).then(settledOk, settledErr);
     const ge = await g;
@@ -340,14 +370,12 @@ class RedisRateLimiter implements RateLimiter {
     // Global refused: the IP is banned (or just got banned) already. (The
     // parallel endpoint consume may have spent a token meanwhile; it refills
     // while the ban runs, and latency matters more here.)
-    if (ge !== null) throw toRegistryError(ge);
-    if (se === null) return;
+    if (ge !== null) return ge instanceof RateLimiterRes ? refused(ge) : ge;
+    if (!(se instanceof RateLimiterRes)) return se; // admitted (null), or Redis failed
     // Endpoint bucket empty while the global one was not: ban the whole IP via
-    // the package's block() (insured like consume()).
-    if (se instanceof RateLimiterRes && this.banSeconds > 0) {
-      await this.global.block(ip, this.banSeconds).catch(settledOk);
-    }
-    throw toRegistryError(se);
+    // the package's block() (SET with the ban's TTL; lost if Redis fails now).
+    if (this.banSeconds > 0) await this.global.block(ip, this.banSeconds).catch(settledOk);
+    return refused(se);
   }
 }
 
@@ -361,23 +389,27 @@ export function createRedisRateLimiter(
   // Whole seconds: the package writes its ban with SET ... EX floor(seconds),
   // and a 0 there would mean no expiry at all.
   const banSeconds = Math.ceil(cfg.banSeconds);
-  const limiter = (ratePerSec: number, name: string): RateLimiterRedis => {
+  const limiter = (ratePerSec: number, name: string): { shared: RateLimiterRedis; insurance: MemoryTokenBucket } => {
     checkBucket(cfg.burst, ratePerSec);
-    return new RateLimiterRedis({
+    const shared = new RateLimiterRedis({
       storeClient: client,
       keyPrefix: `${opts.keyPrefix}rl:${name}`,
       points: cfg.burst,
       duration: cfg.burst / ratePerSec, // seconds to refill from empty; the script derives the rate
       blockDuration: banSeconds,
       customIncrTtlLuaScript: TOKEN_BUCKET_LUA,
-      // Not 'ready' (connecting, reconnecting) -> insurance at once, no waiting.
+      // Not 'ready' (connecting, reconnecting) -> rejects at once, no waiting,
+      // and RedisRateLimiter charges the insurance bucket. (Not the package's
+      // insuranceLimiter option: it cannot also cover a Redis that is too slow
+      // without charging some requests twice.)
       rejectIfRedisNotReady: true,
-      insuranceLimiter: new MemoryTokenBucket({
-        capacity: Math.max(1, cfg.burst / replicas),
-        ratePerSec: ratePerSec / replicas,
-        blockDuration: banSeconds,
-      }),
     });
+    const insurance = new MemoryTokenBucket({
+      capacity: Math.max(1, cfg.burst / replicas),
+      ratePerSec: ratePerSec / replicas,
+      blockDuration: banSeconds,
+    });
+    return { shared, insurance };
   };
   const rates = scopeRates(cfg);
   const global = limiter(cfg.perIpRps, "g");
@@ -386,14 +418,30 @@ export function createRedisRateLimiter(
     resolve: limiter(rates.resolve, "resolve"),
     check_user: limiter(rates.check_user, "check_user"),
   };
-  return new RedisRateLimiter(global, scopes, banSeconds, CONSUME_OPTS);
+  // The insurance buckets, as one limiter with the same rules (an empty endpoint bucket bans the IP).
+  const fallback = new MemoryRateLimiter(
+    global.insurance,
+    { register: scopes.register.insurance, resolve: scopes.resolve.insurance, check_user: scopes.check_user.insurance },
+    Date.now,
+  );
+  return new RedisRateLimiter(
+    global.shared,
+    { register: scopes.register.shared, resolve: scopes.resolve.shared, check_user: scopes.check_user.shared },
+    banSeconds,
+    CONSUME_OPTS,
+    fallback,
+    opts.deadlineMs ?? 250,
+  );
 }
 
 // -------------------------------------------------------------- choosing
 
 export const NO_LIMIT: RateLimiter = { consume: () => RESOLVED };
 
-/** Disabled -> no-op; a Redis client -> shared buckets; otherwise in-process buckets. */
+/**
+ * Disabled -> no-op; a Redis client -> shared buckets (the outage fallback
+ * sized by `replicas`, default rate_limit.replicas); otherwise in-process buckets.
+ */
 export function rateLimiterFor(
   config: Config,
   redis: Redis | Cluster | null,
@@ -403,7 +451,7 @@ export function rateLimiterFor(
   if (redis !== null) {
     return createRedisRateLimiter(config.rateLimit, redis, {
       keyPrefix: config.storage.keyPrefix,
-      ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
+      replicas: opts.replicas ?? config.rateLimit.replicas,
     });
   }
   return createMemoryRateLimiter(config.rateLimit, opts.now ? { now: opts.now } : {});

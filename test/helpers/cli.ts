@@ -1,0 +1,115 @@
+// Spawns the real CLI (src/main.ts) as a separate process, the way an operator
+// runs it, and watches its output: the announce line, log lines, exit.
+//
+// Two ways to start it:
+// - "tsx" (default): node_modules/.bin/tsx src/main.ts, exactly `npm start`.
+//   tsx is a wrapper: it runs the server in a child node process and relays
+//   SIGINT/SIGTERM, but a SIGKILL of the wrapper alone leaves the server running.
+// - "node": node --import tsx src/main.ts, one process, so SIGKILL really
+//   kills the server (replica crash tests), and one node start-up fewer.
+// Each CLI gets its own process group; stop() signals the whole group, so
+// nothing outlives a test file.
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const TSX = path.resolve("node_modules/.bin/tsx");
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "enigma-cli-"));
+
+/** Writes a config file into this test run's temp dir; returns its path. */
+export function writeConfig(name: string, toml: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, toml);
+  return file;
+}
+
+export interface Cli {
+  readonly child: ChildProcess;
+  /** The URL from `enigma-node-registry listening on URL`; rejects if the process exits first. */
+  readonly listening: Promise<string>;
+  /** The exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  output(): { stdout: string; stderr: string };
+  /** Resolves once stdout or stderr (logs go to either) matches `pattern`; rejects after `timeoutMs` or when the process exits first. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Sends `signal` (default SIGKILL) to the CLI's process group and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const running = new Set<Cli>();
+
+export function startCli(args: string[], opts: { via?: "tsx" | "node" } = {}): Cli {
+  const spawnOpts: SpawnOptions = { stdio: ["ignore", "pipe", "pipe"], detached: true };
+  const child: ChildProcess =
+    opts.via === "node"
+      ? spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], spawnOpts)
+      : spawn(TSX, ["src/main.ts", ...args], spawnOpts);
+  let stdout = "";
+  let stderr = "";
+  let alive = true;
+  child.stdout!.on("data", (c) => (stdout += c));
+  child.stderr!.on("data", (c) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      alive = false;
+      resolve(code);
+    }),
+  );
+  const listening = new Promise<string>((resolve, reject) => {
+    const check = (): void => {
+      const m = /enigma-node-registry listening on (http:\/\/\S+)/.exec(stdout);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on("data", check);
+    void exited.then(() => reject(new Error(`exited before listening:\n${stderr}`)));
+  });
+  listening.catch(() => {}); // awaited by tests that need it; never an unhandled rejection
+  const cli: Cli = {
+    child,
+    listening,
+    exited,
+    output: () => ({ stdout, stderr }),
+    waitForOutput(pattern, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const both = (): string => `stdout:\n${stdout}\nstderr:\n${stderr}`;
+        const timer = setTimeout(() => done(new Error(`no ${pattern} within ${timeoutMs} ms; ${both()}`)), timeoutMs);
+        const check = (): void => {
+          const m = pattern.exec(stdout) ?? pattern.exec(stderr);
+          if (m) done(null, m);
+        };
+        const onExit = (): void => done(new Error(`exited before ${pattern} appeared; ${both()}`));
+        const done = (err: Error | null, m?: RegExpExecArray): void => {
+          clearTimeout(timer);
+          child.stdout!.off("data", check);
+          child.stderr!.off("data", check);
+          child.off("exit", onExit);
+          if (err) reject(err);
+          else resolve(m!);
+        };
+        child.stdout!.on("data", check);
+        child.stderr!.on("data", check);
+        child.once("exit", onExit);
+        check();
+        if (!alive) onExit(); // already gone: nothing more will arrive (a no-op if check() matched)
+      });
+    },
+    async stop(signal = "SIGKILL") {
+      try {
+        process.kill(-child.pid!, signal); // the group: the tsx wrapper and its server alike
+      } catch {
+        // the group is gone already
+      }
+      await exited;
+      running.delete(cli);
+    },
+  };
+  running.add(cli);
+  return cli;
+}
+
+/** SIGKILLs every CLI this file started that is still running (for afterAll). */
+export async function stopAllClis(): Promise<void> {
+  await Promise.all([...running].map((c) => c.stop("SIGKILL")));
+}

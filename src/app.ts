@@ -1,60 +1,120 @@
-// Wires one registry together from a Config: store, guards, keys, operations
-// and the request handler every surface shares. Clock and logger are passed
-// in so tests control them.
+// Wires one registry together from a Config: store, guards, keys, operations,
+// the ops surface (health, reflection, metrics) and the request handler every
+// surface shares. Clock and logger are passed in so tests control them.
+import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config.js";
 import { peerContextValues, registryRoutes } from "./adapters/connect.js";
 import { createJsonRoutes } from "./adapters/json.js";
+import { parseErrorsAreInvalidArgument } from "./adapters/rpcParseErrors.js";
+import { healthRoutes, withOpsRoutes } from "./adapters/ops.js";
 import { ClientIpResolver } from "./guard/clientIp.js";
 import { PowGuard } from "./guard/pow.js";
 import { rateLimiterFor } from "./guard/rateLimit.js";
+import { HealthMonitor } from "./health.js";
 import { Keyring } from "./keyring.js";
+import { batchLimits } from "./limits.js";
+import { type Logger, createLogger, logInternalError } from "./log.js";
+import { Metrics } from "./metrics.js";
+import { requestObserver } from "./observe.js";
+import { REFLECTION_FILES, REFLECTION_SERVICES, Reflection, reflectionRoutes } from "./reflection.js";
 import { Registry } from "./registry.js";
 import type { RequestHandler } from "./server.js";
+import { InstrumentedStore } from "./store/instrumented.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/store.js";
+import { RegistryService, file_enigma_registry_v1_registry } from "../gen/enigma/registry/v1/registry_pb.js";
+import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
 
 export interface AppOptions {
   readonly now?: () => number;
-  readonly log?: (line: string) => void;
+  /** Default: a pino logger on stdout at config.log.level. */
+  readonly logger?: Logger;
+  /** How often Health/Watch pings the store while someone watches (default 1000 ms). */
+  readonly healthPollMs?: number;
 }
 
 export interface App {
   readonly handler: RequestHandler;
   readonly registry: Registry;
+  /** The backend store itself (MemoryStore or RedisStore); the operations use it through InstrumentedStore. */
   readonly store: Store;
+  readonly health: HealthMonitor;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Start of shutdown: readiness and health turn NOT_SERVING, Health/Watch streams end. */
+  beginShutdown(): void;
+  /** Closes the store (and with it the Redis client the rate limiter shares): call after the listener closed. */
   close(): Promise<void>;
 }
 
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const now = opts.now ?? Date.now;
-  const log = opts.log ?? ((line: string) => process.stderr.write(line + "\n"));
+  const logger = opts.logger ?? createLogger(config.log.level);
+  const log = (msg: string): void => logger.warn(msg);
+  const metrics = new Metrics();
   // openStore also starts the memory store's presence sweeper (every gc_interval_seconds).
-  const { store, redis } = await openStore(config, { now, log });
+  const opened = await openStore(config, { now, log });
+  const store = new InstrumentedStore(opened.store, metrics);
+  const redis = opened.redis;
   const registry = new Registry({
     config,
     store,
-    rateLimiter: rateLimiterFor(config, redis),
+    rateLimiter: rateLimiterFor(config, redis, { replicas: config.rateLimit.replicas }),
     pow: new PowGuard(config.pow, store, { now }),
     keyring: new Keyring(config.envelope.keys),
     now,
   });
   const clientIp = new ClientIpResolver(config.trustedProxies);
-  const onInternalError = (err: unknown): void => {
-    log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  };
+  const onInternalError = (err: unknown): void => logInternalError(logger, err);
+  const observer = requestObserver(metrics, logger);
+  const health = new HealthMonitor(store, opts.healthPollMs);
+  const reflection = new Reflection(
+    [RegistryService.typeName, Health.typeName, ...REFLECTION_SERVICES],
+    [file_enigma_registry_v1_registry, file_grpc_health_v1_health, ...REFLECTION_FILES],
+  );
+  const routes = [
+    registryRoutes(registry, clientIp, onInternalError, observer, batchLimits(config)),
+    healthRoutes(health),
+    reflectionRoutes(reflection),
+  ];
+  const jsonRoutes = createJsonRoutes({ registry, clientIp, maxBodyBytes: config.limits.maxBodyBytes, limits: batchLimits(config), onInternalError, observer });
   const handler = connectNodeAdapter({
-    routes: registryRoutes(registry, clientIp, onInternalError),
-    fallback: createJsonRoutes({ registry, clientIp, maxBodyBytes: config.limits.maxBodyBytes, onInternalError }),
+    routes: parseErrorsAreInvalidArgument((router: ConnectRouter) => routes.forEach((r) => r(router))),
+    fallback: withOpsRoutes({ health, metrics, log: logger }, jsonRoutes),
+    interceptors: [logPlainErrors(logger)],
     contextValues: peerContextValues,
     readMaxBytes: config.limits.maxBodyBytes,
   });
   return {
     handler,
     registry,
-    store,
+    store: opened.store,
+    health,
+    metrics,
+    logger,
+    beginShutdown() {
+      health.beginShutdown();
+    },
     async close() {
+      health.beginShutdown();
       await store.close();
     },
+  };
+}
+
+/**
+ * connect-node turns a plain thrown Error into "internal" without logging it;
+ * the registry's own errors are ConnectErrors already (INTERNAL ones are logged
+ * where they are converted), so anything else is a bug worth a stack trace.
+ */
+function logPlainErrors(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (err) {
+      if (!(err instanceof ConnectError)) logInternalError(logger, err, req.method.name);
+      throw err;
+    }
   };
 }

@@ -6,6 +6,8 @@ import { randomBytes } from "node:crypto";
 import { BlockList, isIP } from "node:net";
 import { parse, TomlError } from "smol-toml";
 import { x25519 } from "@noble/curves/ed25519.js";
+import { LIMIT_DEFAULTS } from "./limits.js";
+import { LOG_LEVELS, type LogLevel } from "./log.js";
 
 export interface EnvelopeKeyConfig {
   readonly kidHex: string; // 16 lowercase hex chars
@@ -21,6 +23,8 @@ export interface RateLimitConfig {
   readonly perIpRps: number;
   readonly burst: number;
   readonly banSeconds: number;
+  /** How many replicas share the Redis budget; the in-memory fallback used during a Redis outage gets 1/replicas of each limit. */
+  readonly replicas: number;
   readonly endpoints: {
     readonly registerRps: number;
     readonly resolveRps: number;
@@ -34,7 +38,13 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   readonly allowSync: boolean;
   readonly maxNodes: number;
-  readonly limits: { readonly maxBodyBytes: number };
+  readonly limits: {
+    readonly maxBodyBytes: number;
+    /** Identities one sync request may carry (JSON and RPC). */
+    readonly maxSyncIdentities: number;
+    /** Open client connections; more are closed on accept. Keep it below `ulimit -n`. */
+    readonly maxConnections: number;
+  };
   readonly rateLimit: RateLimitConfig;
   readonly envelope: { readonly pepper: Uint8Array; readonly keys: readonly EnvelopeKeyConfig[] };
   readonly tls: {
@@ -50,6 +60,8 @@ export interface Config {
   };
   readonly presence: { readonly ttlSeconds: number; readonly gcIntervalSeconds: number };
   readonly pow: { readonly enabled: boolean; readonly difficulty: number; readonly ttlSeconds: number };
+  /** The pino level; `--log-level` overrides it. */
+  readonly log: { readonly level: LogLevel };
 }
 
 // ---------------------------------------------------------------------------
@@ -67,22 +79,24 @@ const DEFAULTS = {
   trusted_proxies: [],
   allow_sync: true,
   max_nodes: 2048,
-  limits: { max_body_bytes: 65536 },
+  limits: LIMIT_DEFAULTS,
   rate_limit: {
     enabled: true,
     per_ip_rps: 5,
     burst: 10,
     ban_seconds: 300,
+    replicas: 1,
     endpoints: { register_rps: 1, resolve_rps: 3, check_user_rps: 10 },
   },
   storage: { kind: "memory", url: "redis://127.0.0.1:6379", key_prefix: "enigma:", cluster_nodes: [] },
   presence: { ttl_seconds: 300, gc_interval_seconds: 60 },
   pow: { enabled: false, difficulty: 18, ttl_seconds: 120 },
+  log: { level: "info" },
 } as const;
 
 const TOP_KEYS = [
   "address", "mode", "trusted_proxies", "allow_sync", "max_nodes",
-  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow",
+  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow", "log",
 ];
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -238,7 +252,7 @@ function deepFreeze<T>(v: T): T {
 
 function readRateLimit(v: unknown): RateLimitConfig {
   const d = DEFAULTS.rate_limit;
-  const t = table(v, "rate_limit", ["enabled", "per_ip_rps", "burst", "ban_seconds", "endpoints"]);
+  const t = table(v, "rate_limit", ["enabled", "per_ip_rps", "burst", "ban_seconds", "replicas", "endpoints"]);
   const e = table(t.endpoints, "rate_limit.endpoints", Object.keys(d.endpoints));
   return {
     enabled: bool(t.enabled, "rate_limit.enabled", d.enabled),
@@ -246,6 +260,7 @@ function readRateLimit(v: unknown): RateLimitConfig {
     burst: int(t.burst, "rate_limit.burst", d.burst, 1, MAX_SAFE),
     // 0 = refuse the request but do not ban.
     banSeconds: int(t.ban_seconds, "rate_limit.ban_seconds", d.ban_seconds, 0, MAX_SECONDS),
+    replicas: int(t.replicas, "rate_limit.replicas", d.replicas, 1, MAX_SAFE),
     endpoints: {
       registerRps: int(e.register_rps, "rate_limit.endpoints.register_rps", d.endpoints.register_rps, 1, MAX_SAFE),
       resolveRps: int(e.resolve_rps, "rate_limit.endpoints.resolve_rps", d.endpoints.resolve_rps, 1, MAX_SAFE),
@@ -341,6 +356,7 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
   const limits = table(t.limits, "limits", Object.keys(d.limits));
   const presence = table(t.presence, "presence", Object.keys(d.presence));
   const pow = table(t.pow, "pow", Object.keys(d.pow));
+  const log = table(t.log, "log", Object.keys(d.log));
   const config: Config = {
     // Port 0 asks the OS for any free port (tests use it).
     address: hostPort(t.address ?? d.address, "address", 0),
@@ -351,6 +367,8 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
     maxNodes: int(t.max_nodes, "max_nodes", d.max_nodes, 1, MAX_SAFE),
     limits: {
       maxBodyBytes: int(limits.max_body_bytes, "limits.max_body_bytes", d.limits.max_body_bytes, 1024, 16 * 1024 * 1024),
+      maxSyncIdentities: int(limits.max_sync_identities, "limits.max_sync_identities", d.limits.max_sync_identities, 1, 1_000_000),
+      maxConnections: int(limits.max_connections, "limits.max_connections", d.limits.max_connections, 1, 1_000_000),
     },
     rateLimit: readRateLimit(t.rate_limit),
     envelope: readEnvelope(t.envelope, opts.nowMs ?? Date.now()),
@@ -365,6 +383,7 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
       difficulty: int(pow.difficulty, "pow.difficulty", d.pow.difficulty, 1, 30),
       ttlSeconds: int(pow.ttl_seconds, "pow.ttl_seconds", d.pow.ttl_seconds, 1, MAX_SECONDS),
     },
+    log: { level: oneOf<LogLevel>(log.level, "log.level", d.log.level, LOG_LEVELS) },
   };
   return deepFreeze(config);
 }

@@ -1,13 +1,21 @@
-// CLI: `enigma-node-registry [--config FILE]` runs the registry;
-// `enigma-node-registry keygen` prints a fresh [envelope] block.
+// CLI: `enigma-node-registry [--config FILE] [--log-level LEVEL]` runs the
+// registry; `enigma-node-registry keygen` prints a fresh [envelope] block.
+// Logs are pino JSON lines on stdout; the announce line is a plain stdout
+// line of its own (scripts and tests match it); messages for the human at the
+// terminal (dev-mode warning, start-up errors) go to stderr.
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, developmentConfig, keygenToml, loadConfigFile } from "./config.js";
+import { LOG_LEVELS, type LogLevel, createLogger, isLogLevel } from "./log.js";
 import { listen } from "./server.js";
 
 const USAGE = `usage:
-  enigma-node-registry [--config FILE]   run the registry (no config: a local development registry)
-  enigma-node-registry keygen            print a new [envelope] TOML block (pepper and key)`;
+  enigma-node-registry [--config FILE] [--log-level LEVEL]   run the registry (no config: a local development registry)
+  enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
+LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)`;
+
+/** How long in-flight requests get to finish after SIGTERM/SIGINT before connections are cut. */
+const DRAIN_MS = 10_000;
 
 function log(line: string): void {
   process.stderr.write(line + "\n");
@@ -28,24 +36,33 @@ function devConfig(): Config {
   return dev.config;
 }
 
-async function run(configPath: string | undefined): Promise<void> {
+async function run(configPath: string | undefined, logLevel: LogLevel | undefined): Promise<void> {
   const config = configPath === undefined ? devConfig() : loadConfigFile(configPath);
-  const app = await createApp(config, { log });
+  const logger = createLogger(logLevel ?? config.log.level);
+  const app = await createApp(config, { logger });
   const server = await listen(config, app.handler);
   process.stdout.write(`enigma-node-registry listening on ${server.url}\n`);
+  logger.info({ url: server.url, mode: config.mode, storage: config.storage.kind }, "listening");
 
   let stopping = false;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) return; // tsx relays signals, so one Ctrl-C can arrive twice
     stopping = true;
-    log(`${signal}: stopping`);
+    logger.info({ signal, drainMs: DRAIN_MS }, "stopping: draining in-flight requests");
+    // Readiness and health go NOT_SERVING first (and Health/Watch streams end, so
+    // HTTP/2 sessions can close), then the listener stops accepting and drains,
+    // then the store (and the Redis client the rate limiter shares) closes.
+    app.beginShutdown();
     server
-      .close()
+      .close(DRAIN_MS)
       .then(() => app.close())
       .then(
-        () => process.exit(0),
+        () => {
+          logger.info("stopped");
+          process.exit(0);
+        },
         (err: unknown) => {
-          log(`error while stopping: ${String(err)}`);
+          logger.error({ err }, "error while stopping");
           process.exit(1);
         },
       );
@@ -57,7 +74,11 @@ async function run(configPath: string | undefined): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    options: {
+      config: { type: "string", short: "c" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     allowPositionals: true,
   });
   if (values.help) {
@@ -69,7 +90,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (positionals.length > 0) throw new ConfigError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
-  await run(values.config);
+  const level = values["log-level"];
+  if (level !== undefined && !isLogLevel(level)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(level)})`);
+  }
+  await run(values.config, level);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

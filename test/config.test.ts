@@ -89,18 +89,20 @@ describe("defaults", () => {
       trustedProxies: [],
       allowSync: true,
       maxNodes: 2048,
-      limits: { maxBodyBytes: 65536 },
+      limits: { maxBodyBytes: 65536, maxSyncIdentities: 1000, maxConnections: 10000 },
       rateLimit: {
         enabled: true,
         perIpRps: 5,
         burst: 10,
         banSeconds: 300,
+        replicas: 1,
         endpoints: { registerRps: 1, resolveRps: 3, checkUserRps: 10 },
       },
       tls: null,
       storage: { kind: "memory", url: "redis://127.0.0.1:6379", keyPrefix: "enigma:", clusterNodes: [] },
       presence: { ttlSeconds: 300, gcIntervalSeconds: 60 },
       pow: { enabled: false, difficulty: 18, ttlSeconds: 120 },
+      log: { level: "info" },
     } satisfies Omit<Config, "envelope">);
     expect(envelope.keys).toHaveLength(1);
   });
@@ -219,11 +221,16 @@ describe("bad values name their key", () => {
     ["max_nodes", 'max_nodes = "10"', "", 'config: max_nodes must be a positive integer (got "10")'],
     ["limits.max_body_bytes", "", "[limits]\nmax_body_bytes = 1023", "config: limits.max_body_bytes must be an integer from 1024 to 16777216 (got 1023)"],
     ["limits.max_body_bytes", "", "[limits]\nmax_body_bytes = 16777217", /^config: limits\.max_body_bytes must be an integer from 1024/],
+    ["limits.max_sync_identities", "", "[limits]\nmax_sync_identities = 0", "config: limits.max_sync_identities must be an integer from 1 to 1000000 (got 0)"],
+    ["limits.max_connections", "", "[limits]\nmax_connections = \"many\"", 'config: limits.max_connections must be an integer from 1 to 1000000 (got "many")'],
     ["rate_limit.enabled", "", "[rate_limit]\nenabled = 1", "config: rate_limit.enabled must be true or false (got 1)"],
     ["rate_limit.per_ip_rps", "", "[rate_limit]\nper_ip_rps = 0", "config: rate_limit.per_ip_rps must be a positive integer (got 0)"],
     ["rate_limit.burst", "", "[rate_limit]\nburst = 0", "config: rate_limit.burst must be a positive integer (got 0)"],
     ["rate_limit.burst", "", "[rate_limit]\nburst = 10.0", "config: rate_limit.burst must be a positive integer (got 10.0)"],
     ["rate_limit.ban_seconds", "", "[rate_limit]\nban_seconds = -1", /^config: rate_limit\.ban_seconds must be an integer from 0 to \d+ \(got -1\)$/],
+    ["rate_limit.replicas", "", "[rate_limit]\nreplicas = 0", "config: rate_limit.replicas must be a positive integer (got 0)"],
+    ["rate_limit.replicas", "", "[rate_limit]\nreplicas = 1.5", "config: rate_limit.replicas must be a positive integer (got 1.5)"],
+    ["rate_limit.replicas", "", '[rate_limit]\nreplicas = "3"', 'config: rate_limit.replicas must be a positive integer (got "3")'],
     ["rate_limit.endpoints.register_rps", "", "[rate_limit.endpoints]\nregister_rps = 0", "config: rate_limit.endpoints.register_rps must be a positive integer (got 0)"],
     ["rate_limit.endpoints.resolve_rps", "", "[rate_limit.endpoints]\nresolve_rps = 0", "config: rate_limit.endpoints.resolve_rps must be a positive integer (got 0)"],
     ["rate_limit.endpoints.check_user_rps", "", "[rate_limit.endpoints]\ncheck_user_rps = -2", "config: rate_limit.endpoints.check_user_rps must be a positive integer (got -2)"],
@@ -307,6 +314,15 @@ describe("trusted_proxies", () => {
     const list = ["10.0.0.0/8", "192.168.1.1", "192.168.1.1/32", "::1", "2001:db8::/32", "::ffff:10.0.0.1", "0.0.0.0/0"];
     const c = parseConfig(http(`trusted_proxies = ${JSON.stringify(list)}`));
     expect(c.trustedProxies).toEqual(list);
+  });
+});
+
+describe("rate_limit.replicas", () => {
+  it("defaults to 1 and reads how many replicas share the Redis budget", () => {
+    expect(parseConfig(http()).rateLimit.replicas).toBe(1);
+    const c = parseConfig(http("", "[rate_limit]\nreplicas = 3\nburst = 12"));
+    expect(c.rateLimit.replicas).toBe(3);
+    expect(c.rateLimit.burst).toBe(12);
   });
 });
 

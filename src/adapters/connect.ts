@@ -1,6 +1,7 @@
 // RegistryService over gRPC, gRPC-Web and Connect (connect-node): proto
 // messages -> domain types -> the same operations as the JSON paths. Errors
 // carry the WIRE.md code as an ErrorInfo detail.
+import { performance } from "node:perf_hooks";
 import { create } from "@bufbuild/protobuf";
 import {
   ConnectError,
@@ -13,6 +14,8 @@ import {
 import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PublicIdentity } from "../domain.js";
 import { CONNECT_CODE, asRegistryError, invalidInput } from "../errors.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
+import { type RequestObserver, rpcSurface } from "../observe.js";
+import { type BatchLimits, checkBatch } from "../limits.js";
 import type { Registry } from "../registry.js";
 import type { Request } from "./http.js";
 import * as validate from "../validate.js";
@@ -85,6 +88,8 @@ export function registryRoutes(
   registry: Registry,
   clientIp: ClientIpResolver,
   onInternalError: (err: unknown) => void,
+  observer: RequestObserver,
+  limits: BatchLimits,
 ) {
   const call = (ctx: HandlerContext): CallContext => {
     const peer = ctx.values.get(peerKey);
@@ -93,44 +98,54 @@ export function registryRoutes(
       pow: ctx.requestHeader.get("x-enigma-pow") ?? undefined,
     };
   };
-  // Every RPC: translate, run the operation, translate errors.
-  const rpc =
-    <I, O>(fn: (req: I, ctx: CallContext) => Promise<O>) =>
-    async (req: I, ctx: HandlerContext): Promise<O> => {
+  // Every RPC: translate, run the operation, translate errors, observe (metrics, log line).
+  const rpc = <I, O>(operation: string, fn: (req: I, ctx: CallContext) => Promise<O>) => {
+    const op = observer.operation(operation);
+    return async (req: I, ctx: HandlerContext): Promise<O> => {
+      const start = performance.now();
+      const c = call(ctx);
       try {
-        return await fn(req, call(ctx));
+        const out = await fn(req, c);
+        op.done(rpcSurface(ctx.requestHeader.get("content-type")), "OK", start, c.clientIp);
+        return out;
       } catch (err) {
+        op.done(rpcSurface(ctx.requestHeader.get("content-type")), asRegistryError(err).code, start, c.clientIp);
         throw toConnectError(err, onInternalError);
       }
     };
+  };
 
   return (router: ConnectRouter): void => {
     router.service(RegistryService, {
-      register: rpc(async (req, ctx) => {
+      register: rpc("register", async (req, ctx) => {
         await registry.register(ctx, handle(req.handle), envelopeFrom(req.envelope));
         return { ok: true };
       }),
-      resolve: rpc(async (req, ctx) => {
+      resolve: rpc("resolve", async (req, ctx) => {
         const requester = validate.bytesOfLength(req.requesterEphemeralPubkey, validate.X25519_KEY_BYTES, "requester_ephemeral_pubkey");
         const env = await registry.resolve(ctx, handle(req.handle), requester);
         return { handle: req.handle, envelope: env === null ? undefined : envelopeTo(env) };
       }),
-      checkUser: rpc(async (req, ctx) => ({ exists: await registry.checkUser(ctx, handle(req.handle)) })),
-      announce: rpc(async (req, ctx) => {
+      checkUser: rpc("check_user", async (req, ctx) => ({ exists: await registry.checkUser(ctx, handle(req.handle)) })),
+      announce: rpc("announce", async (req, ctx) => {
         const p = req.presence;
         if (p === undefined) throw invalidInput("presence is required");
         const userId = validate.bytesOfLength(p.userId, validate.USER_ID_BYTES, "presence.user_id");
         await registry.announce(ctx, validate.presence(userId, p.addr, validate.safeU64(p.tsMs, "presence.ts_ms")));
         return { ok: true };
       }),
-      sync: rpc(async (req, ctx) => ({ merged: await registry.sync(ctx, req.identities.map(identityFrom)) })),
-      listNodes: rpc(async (_req, ctx) => ({ nodes: (await registry.listNodes(ctx)).map((baseUrl) => ({ baseUrl })) })),
-      addNodes: rpc(async (req, ctx) => ({
-        merged: await registry.addNodes(ctx, req.nodes.map((n) => validate.nodeUrl(n.baseUrl))),
-      })),
-      getEnvelopePublicKey: rpc(async (_req, ctx) => ({ key: keyTo(await registry.envelopePublicKey(ctx)) })),
-      listEnvelopePublicKeys: rpc(async (_req, ctx) => ({ keys: (await registry.envelopePublicKeys(ctx)).map(keyTo) })),
-      getPowChallenge: rpc(async (_req, ctx) => {
+      sync: rpc("sync", async (req, ctx) => {
+        checkBatch(req.identities.length, limits.maxSyncIdentities, "identities");
+        return { merged: await registry.sync(ctx, req.identities.map(identityFrom)) };
+      }),
+      listNodes: rpc("list_nodes", async (_req, ctx) => ({ nodes: (await registry.listNodes(ctx)).map((baseUrl) => ({ baseUrl })) })),
+      addNodes: rpc("add_nodes", async (req, ctx) => {
+        checkBatch(req.nodes.length, limits.maxNodes, "nodes");
+        return { merged: await registry.addNodes(ctx, req.nodes.map((n) => validate.nodeUrl(n.baseUrl))) };
+      }),
+      getEnvelopePublicKey: rpc("get_envelope_public_key", async (_req, ctx) => ({ key: keyTo(await registry.envelopePublicKey(ctx)) })),
+      listEnvelopePublicKeys: rpc("list_envelope_public_keys", async (_req, ctx) => ({ keys: (await registry.envelopePublicKeys(ctx)).map(keyTo) })),
+      getPowChallenge: rpc("get_pow_challenge", async (_req, ctx) => {
         const c = await registry.powChallenge(ctx);
         return { challenge: c.challenge, difficulty: c.difficulty, expiresMs: BigInt(c.expiresMs) };
       }),

@@ -2,12 +2,15 @@
 // hand-written routes: they are the hot path for existing clients. Each route
 // reads JSON into domain types, calls one operation and writes serde-style
 // JSON. Errors become {"error":{code,message[,details]}}.
+import { performance } from "node:perf_hooks";
 import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PowChallenge } from "../domain.js";
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from "../encoding.js";
 import { RegistryError, asRegistryError, invalidInput } from "../errors.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
 import { readIdentity } from "../identityJson.js";
 import * as shape from "../jsonShape.js";
+import { type BatchLimits, checkJsonDepth } from "../limits.js";
+import type { OperationObserver, RequestObserver } from "../observe.js";
 import type { Registry } from "../registry.js";
 import * as validate from "../validate.js";
 import { type Request, type Response, readBody, sendError, sendJson } from "./http.js";
@@ -16,8 +19,12 @@ export interface JsonRoutesOptions {
   readonly registry: Registry;
   readonly clientIp: ClientIpResolver;
   readonly maxBodyBytes: number;
+  /** Most sync identities and nodes one request may carry. */
+  readonly limits: BatchLimits;
   /** Called with errors that are bugs (INTERNAL), so they are never silent. */
   readonly onInternalError: (err: unknown) => void;
+  /** Metrics and the request log line, once per request. */
+  readonly observer: RequestObserver;
 }
 
 type Handler = (ctx: CallContext, req: Request, param: string) => Promise<string>;
@@ -26,6 +33,7 @@ const OK = '{"ok":true}';
 const merged = (n: number): string => '{"merged":' + n + "}";
 
 function parseJson(body: Buffer): unknown {
+  checkJsonDepth(body);
   try {
     return JSON.parse(body.toString("utf8"));
   } catch {
@@ -76,16 +84,16 @@ function powJson(c: PowChallenge): string {
   return '{"challenge":"' + c.challenge + '","difficulty":' + c.difficulty + ',"expires_ms":' + c.expiresMs + "}";
 }
 
-function nodesFrom(value: unknown): string[] {
+function nodesFrom(value: unknown, maxNodes: number): string[] {
   const obj = shape.object(value, "body", ["nodes"]);
-  return shape.array(obj, "nodes", "body").map((n, i) => {
+  return shape.array(obj, "nodes", "body", maxNodes).map((n, i) => {
     const node = shape.object(n, `nodes[${i}]`, ["base_url"]);
     return validate.nodeUrl(shape.string(node, "base_url", `nodes[${i}]`));
   });
 }
 
 /** The route table: "METHOD /path" -> handler. /check_user/{handle} is matched by prefix. */
-function routes(registry: Registry, maxBodyBytes: number): Map<string, Handler> {
+function routes(registry: Registry, maxBodyBytes: number, limits: BatchLimits): Map<string, Handler> {
   const body = async (req: Request): Promise<unknown> => parseJson(await readBody(req, maxBodyBytes));
   const table = new Map<string, Handler>([
     ["POST /register", async (ctx, req) => {
@@ -116,14 +124,14 @@ function routes(registry: Registry, maxBodyBytes: number): Map<string, Handler> 
     }],
     ["POST /sync", async (ctx, req) => {
       const obj = shape.object(await body(req), "body", ["identities"]);
-      const identities = shape.array(obj, "identities", "body").map((v, i) => readIdentity(v, `identities[${i}]`));
+      const identities = shape.array(obj, "identities", "body", limits.maxSyncIdentities).map((v, i) => readIdentity(v, `identities[${i}]`));
       return merged(await registry.sync(ctx, identities));
     }],
     ["GET /nodes", async (ctx) => {
       const urls = await registry.listNodes(ctx);
       return JSON.stringify({ nodes: urls.map((base_url) => ({ base_url })) });
     }],
-    ["POST /nodes", async (ctx, req) => merged(await registry.addNodes(ctx, nodesFrom(await body(req))))],
+    ["POST /nodes", async (ctx, req) => merged(await registry.addNodes(ctx, nodesFrom(await body(req), limits.maxNodes)))],
     ["GET /envelope_pubkey", async (ctx) => keyJson(await registry.envelopePublicKey(ctx))],
     ["GET /envelope_pubkeys", async (ctx) => "[" + (await registry.envelopePublicKeys(ctx)).map(keyJson).join(",") + "]"],
   ]);
@@ -135,6 +143,25 @@ function routes(registry: Registry, maxBodyBytes: number): Map<string, Handler> 
 }
 
 const CHECK_USER_PREFIX = "/check_user/";
+
+/** Operation names for metrics and logs: the RPC names, so both surfaces line up. */
+const OPERATION: Readonly<Record<string, string>> = {
+  "POST /register": "register",
+  "POST /resolve": "resolve",
+  "GET /check_user/": "check_user",
+  "POST /announce": "announce",
+  "POST /sync": "sync",
+  "GET /nodes": "list_nodes",
+  "POST /nodes": "add_nodes",
+  "GET /envelope_pubkey": "get_envelope_public_key",
+  "GET /envelope_pubkeys": "list_envelope_public_keys",
+  "GET /pow/challenge": "get_pow_challenge",
+};
+
+interface Route {
+  readonly handler: Handler;
+  readonly op: OperationObserver;
+}
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(",") : v;
@@ -150,40 +177,50 @@ function isJsonContentType(ct: string | undefined): boolean {
 
 /** Returns a request listener for the JSON paths; unknown paths get 404 NOT_FOUND. */
 export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: Response) => void {
-  const table = routes(opts.registry, opts.maxBodyBytes);
-  const { clientIp, onInternalError } = opts;
+  const { clientIp, onInternalError, observer } = opts;
+  const table = new Map<string, Route>();
+  for (const [key, handler] of routes(opts.registry, opts.maxBodyBytes, opts.limits)) {
+    table.set(key, { handler, op: observer.operation(OPERATION[key] ?? key) });
+  }
+  const unknownRoute = observer.operation("unknown");
 
   return function jsonRoutes(req: Request, res: Response): void {
+    const start = performance.now();
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? "GET";
-    let handler: Handler | undefined;
+    let route: Route | undefined;
     let param = "";
     if (method === "GET" && path.startsWith(CHECK_USER_PREFIX)) {
-      handler = table.get("GET /check_user/");
+      route = table.get("GET /check_user/");
       param = decodeURIComponentSafe(path.slice(CHECK_USER_PREFIX.length));
     } else {
-      handler = table.get(method + " " + path);
+      route = table.get(method + " " + path);
     }
-    if (handler === undefined) {
+    const ip = clientIp.resolve(req.socket?.remoteAddress, headerValue(req.headers["x-forwarded-for"]));
+    if (route === undefined) {
       sendError(req, res, new RegistryError("NOT_FOUND", `no route for ${method} ${path}`));
+      unknownRoute.done("json", "NOT_FOUND", start, ip);
       return;
     }
+    const { handler, op } = route;
     if (method === "POST" && !isJsonContentType(req.headers["content-type"])) {
       sendError(req, res, invalidInput("content-type must be application/json"));
+      op.done("json", "INVALID_INPUT", start, ip);
       return;
     }
-    const ctx: CallContext = {
-      clientIp: clientIp.resolve(req.socket?.remoteAddress, headerValue(req.headers["x-forwarded-for"])),
-      pow: headerValue(req.headers["x-enigma-pow"]),
-    };
+    const ctx: CallContext = { clientIp: ip, pow: headerValue(req.headers["x-enigma-pow"]) };
     handler(ctx, req, param).then(
-      (body) => sendJson(res, 200, body),
+      (body) => {
+        sendJson(res, 200, body);
+        op.done("json", "OK", start, ip);
+      },
       (err: unknown) => {
         const e = asRegistryError(err);
         if (e.code === "INTERNAL") onInternalError(err);
         sendError(req, res, e);
+        op.done("json", e.code, start, ip);
       },
     );
   };

@@ -4,6 +4,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createApp, type App } from "../../src/app.js";
 import { parseConfig } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
 import { listen, type Listening } from "../../src/server.js";
 import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
 import vectors from "../fixtures/vectors.json" with { type: "json" };
@@ -31,14 +32,19 @@ export interface Running {
   readonly app: App;
   readonly server: Listening;
   readonly url: string;
+  /** Every log line (pino JSON) the registry wrote. */
   readonly logs: string[];
   stop(): Promise<void>;
 }
 
-export async function startRegistry(toml: string = testToml(), opts: { now?: () => number } = {}): Promise<Running> {
+export async function startRegistry(
+  toml: string = testToml(),
+  opts: { now?: () => number; healthPollMs?: number } = {},
+): Promise<Running> {
   const logs: string[] = [];
   const config = parseConfig(toml);
-  const app = await createApp(config, { log: (l) => logs.push(l), ...opts });
+  const logger = createLogger(config.log.level, { write: (line: string) => void logs.push(line) });
+  const app = await createApp(config, { logger, ...opts });
   const server = await listen(config, app.handler);
   return {
     app,

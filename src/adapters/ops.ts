@@ -1,0 +1,92 @@
+// The operations surface: grpc.health.v1.Health (on connect-node, next to the
+// registry service) and plain GET /healthz, /readyz and /metrics in front of
+// the JSON paths. None of it goes through the Registry, so none of it spends
+// rate-limit tokens, and none of it is counted as a registry request.
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { RegistryError } from "../errors.js";
+import type { HealthMonitor } from "../health.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import { type Request, type Response, errorBody, sendJson } from "./http.js";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
+import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
+
+/** "" is the whole server; the registry service is the only other one with a status. */
+const HEALTH_SERVICES = new Set(["", RegistryService.typeName]);
+
+const statusOf = (serving: boolean): Status => (serving ? Status.SERVING : Status.NOT_SERVING);
+
+export function healthRoutes(health: HealthMonitor) {
+  return (router: ConnectRouter): void => {
+    router.service(Health, {
+      async check(req) {
+        if (!HEALTH_SERVICES.has(req.service)) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
+        return { status: statusOf(await health.serving()) };
+      },
+      // The current status, then one message per change, until the client
+      // leaves or shutdown ends the stream.
+      async *watch(req, ctx) {
+        const known = HEALTH_SERVICES.has(req.service);
+        let serving = await health.serving();
+        yield { status: known ? statusOf(serving) : Status.SERVICE_UNKNOWN };
+        for (;;) {
+          const next = await health.nextChange(serving, ctx.signal);
+          if (next === null) return;
+          serving = next;
+          if (known) yield { status: statusOf(serving) };
+        }
+      },
+    });
+  };
+}
+
+export interface OpsRoutesOptions {
+  readonly health: HealthMonitor;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+type Listener = (req: Request, res: Response) => void;
+
+const ALIVE = '{"status":"ok"}';
+const READY = '{"status":"ready"}';
+
+/** Answers the GET ops paths itself and hands every other request to `next`. */
+export function withOpsRoutes(opts: OpsRoutesOptions, next: Listener): Listener {
+  const { health, metrics, log } = opts;
+
+  const readyz = async (res: Response): Promise<void> => {
+    if (!health.accepting) return sendJson(res, 503, errorBody(new RegistryError("UNAVAILABLE", "shutting down")));
+    if (!(await health.storageReachable())) {
+      return sendJson(res, 503, errorBody(new RegistryError("UNAVAILABLE", "storage unreachable")));
+    }
+    sendJson(res, 200, READY);
+  };
+
+  const metricsText = async (res: Response): Promise<void> => {
+    const body = await metrics.text();
+    res.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  };
+
+  const failed = (res: Response) => (err: unknown): void => {
+    log.error({ err }, "ops endpoint failed");
+    sendJson(res, 500, errorBody(new RegistryError("INTERNAL", "internal error")));
+  };
+
+  return function opsRoutes(req, res) {
+    if (req.method === "GET") {
+      const url = req.url ?? "/";
+      const q = url.indexOf("?");
+      switch (q === -1 ? url : url.slice(0, q)) {
+        case "/healthz":
+          return sendJson(res, 200, ALIVE);
+        case "/readyz":
+          return void readyz(res).catch(failed(res));
+        case "/metrics":
+          return void metricsText(res).catch(failed(res));
+      }
+    }
+    next(req, res);
+  };
+}

@@ -1,0 +1,205 @@
+// Structured logs: one pino line per request (operation, surface, code,
+// latency, client IP), INTERNAL errors with their stack, nothing secret, no
+// request log object built above info, and the level from [log] level or
+// --log-level (the flag wins).
+import http from "node:http";
+import { spawnSync } from "node:child_process";
+import { createClient } from "@connectrpc/connect";
+import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { registryRoutes } from "../src/adapters/connect.js";
+import { createJsonRoutes } from "../src/adapters/json.js";
+import { ConfigError, parseConfig } from "../src/config.js";
+import { ClientIpResolver } from "../src/guard/clientIp.js";
+import { createLogger, logInternalError } from "../src/log.js";
+import { Metrics } from "../src/metrics.js";
+import { requestObserver } from "../src/observe.js";
+import type { Registry } from "../src/registry.js";
+import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
+import { TSX, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
+import { canonical, identityFor, newRequester, sealForRegister, userId } from "./helpers/client.js";
+import { KID, PEPPER, REGISTRY_PUBLIC, startRegistry, testToml } from "./helpers/registry.js";
+import vectors from "./fixtures/vectors.json" with { type: "json" };
+
+afterAll(stopAllClis);
+
+interface Line {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+const parse = (logs: string[]): Line[] => logs.map((l) => JSON.parse(l) as Line);
+const requestLines = (logs: string[]): Line[] => parse(logs).filter((l) => l.msg === "request");
+
+async function post(url: string, body: unknown): Promise<Response> {
+  return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+describe("request lines", () => {
+  it("one line per request with operation, surface, code, latency and client IP", async () => {
+    const reg = await startRegistry();
+    try {
+      await fetch(`${reg.url}/envelope_pubkey`);
+      await fetch(`${reg.url}/check_user/zz`);
+      const grpc = createClient(RegistryService, createGrpcTransport({ baseUrl: reg.url }));
+      await grpc.listNodes({});
+      const lines = requestLines(reg.logs);
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toMatchObject({ level: 30, operation: "get_envelope_public_key", surface: "json", code: "OK", ip: "127.0.0.1" });
+      expect(lines[1]).toMatchObject({ operation: "check_user", surface: "json", code: "INVALID_INPUT", ip: "127.0.0.1" });
+      expect(lines[2]).toMatchObject({ operation: "list_nodes", surface: "grpc", code: "OK", ip: "127.0.0.1" });
+      for (const l of lines) expect(l.ms).toBeTypeOf("number");
+    } finally {
+      await reg.stop();
+    }
+  });
+
+  it("above info, no request object is built (logger.info is never called)", async () => {
+    const reg = await startRegistry(testToml('[log]\nlevel = "warn"'));
+    try {
+      const info = vi.spyOn(reg.app.logger, "info");
+      await fetch(`${reg.url}/envelope_pubkey`);
+      await connectClientCall(reg.url);
+      expect(info).not.toHaveBeenCalled();
+      expect(requestLines(reg.logs)).toHaveLength(0);
+    } finally {
+      await reg.stop();
+    }
+  });
+});
+
+async function connectClientCall(url: string): Promise<void> {
+  const grpc = createClient(RegistryService, createGrpcTransport({ baseUrl: url }));
+  await grpc.listEnvelopePublicKeys({});
+}
+
+describe("secrets", () => {
+  it("a register/resolve round trip on both surfaces at level trace logs no pepper, key, identity or body", async () => {
+    const reg = await startRegistry(testToml('[log]\nlevel = "trace"'));
+    try {
+      const name = "log-secret-alice";
+      const handle = userId(name);
+      const plaintext = canonical(identityFor(name));
+      const envelope = sealForRegister(REGISTRY_PUBLIC, KID, PEPPER, handle, plaintext);
+      const handleHex = Buffer.from(handle).toString("hex");
+      expect((await post(`${reg.url}/register`, { handle: handleHex, envelope })).status).toBe(200);
+      const requester = newRequester();
+      const res = await post(`${reg.url}/resolve`, { handle: handleHex, requester_ephemeral_pubkey_hex: requester.publicHex });
+      const resolved = (await res.json()) as { envelope: { sender_pubkey: string; nonce: string; ciphertext: string } };
+      expect(requester.open(resolved.envelope, handle, PEPPER)).toBe(plaintext);
+      const grpc = createClient(RegistryService, createGrpcTransport({ baseUrl: reg.url }));
+      const r2 = await grpc.resolve({ handle, requesterEphemeralPubkey: Buffer.from(requester.publicHex, "hex") });
+      expect(r2.envelope).toBeDefined();
+
+      const all = reg.logs.join("\n");
+      expect(requestLines(reg.logs).map((l) => l.operation)).toEqual(["register", "resolve", "resolve"]);
+      for (const secret of [
+        vectors.pepper_hex,
+        vectors.registry_key.x25519_private_key_hex,
+        Buffer.from(vectors.pepper_hex, "hex").toString("base64"),
+        Buffer.from(vectors.registry_key.x25519_private_key_hex, "hex").toString("base64"),
+        plaintext,
+        name,
+        envelope.ciphertext,
+        resolved.envelope.ciphertext,
+        requester.publicHex,
+      ]) {
+        expect(all.toLowerCase()).not.toContain(secret.toLowerCase());
+      }
+    } finally {
+      await reg.stop();
+    }
+  });
+});
+
+describe("INTERNAL errors", () => {
+  it("are logged with their stack on both adapters; clients see no stack", async () => {
+    const logs: string[] = [];
+    const logger = createLogger("info", { write: (l: string) => void logs.push(l) });
+    const broken = {
+      powEnabled: false,
+      listNodes: async () => {
+        throw new Error("kaboom-list-nodes");
+      },
+    } as unknown as Registry;
+    const clientIp = new ClientIpResolver([]);
+    const observer = requestObserver(new Metrics({ defaultMetrics: false }), logger);
+    const onInternalError = (err: unknown): void => logInternalError(logger, err);
+    const limits = { maxSyncIdentities: 10, maxNodes: 10 };
+    const handler = connectNodeAdapter({
+      routes: registryRoutes(broken, clientIp, onInternalError, observer, limits),
+      fallback: createJsonRoutes({ registry: broken, clientIp, maxBodyBytes: 65536, limits, onInternalError, observer }),
+    });
+    const server = http.createServer(handler);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const res = await fetch(`${url}/nodes`);
+      expect(res.status).toBe(500);
+      const body = await res.text();
+      expect(body).toBe('{"error":{"code":"INTERNAL","message":"internal error"}}');
+      const rpc = await fetch(`${url}/enigma.registry.v1.RegistryService/ListNodes`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      expect(rpc.status).toBe(500);
+      expect(await rpc.text()).not.toContain("kaboom");
+
+      const errors = parse(logs).filter((l) => l.msg === "internal error");
+      expect(errors).toHaveLength(2);
+      for (const e of errors) {
+        const err = e["err"] as { message: string; stack: string };
+        expect(e.level).toBe(50);
+        expect(err.message).toBe("kaboom-list-nodes");
+        expect(err.stack).toMatch(/\n\s+at /);
+      }
+      expect(requestLines(logs).map((l) => [l.surface, l.code])).toEqual([
+        ["json", "INTERNAL"],
+        ["connect", "INTERNAL"],
+      ]);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe("log level", () => {
+  it('[log] level defaults to "info" and only accepts pino levels', () => {
+    expect(parseConfig(testToml()).log.level).toBe("info");
+    expect(parseConfig(testToml('[log]\nlevel = "debug"')).log.level).toBe("debug");
+    expect(() => parseConfig(testToml('[log]\nlevel = "verbose"'))).toThrow(ConfigError);
+    expect(() => parseConfig(testToml('[log]\nlevel = "verbose"'))).toThrow(/log\.level must be one of .*"silent"/);
+    expect(() => parseConfig(testToml('[log]\ncolour = true'))).toThrow(/unknown key "log\.colour"/);
+  });
+
+  it("--log-level wins over [log] level; the announce line stays a plain stdout line", async () => {
+    const file = writeConfig("log-info.toml", testToml('[log]\nlevel = "info"'));
+    const quiet = startCli(["--config", file, "--log-level", "warn"]);
+    const loud = startCli(["--config", file]);
+    const [quietUrl, loudUrl] = await Promise.all([quiet.listening, loud.listening]);
+    await fetch(`${quietUrl}/envelope_pubkey`);
+    await fetch(`${loudUrl}/envelope_pubkey`);
+    await Promise.all([quiet.stop("SIGTERM"), loud.stop("SIGTERM")]);
+    expect(await quiet.exited).toBe(0);
+    expect(await loud.exited).toBe(0);
+
+    for (const cli of [quiet, loud]) {
+      const lines = cli.output().stdout.trim().split("\n");
+      expect(lines).toContain(`enigma-node-registry listening on ${cli === quiet ? quietUrl : loudUrl}`);
+      for (const l of lines.filter((x) => !x.startsWith("enigma-node-registry listening on "))) {
+        expect(() => JSON.parse(l)).not.toThrow(); // every other line is pino JSON
+      }
+    }
+    expect(quiet.output().stdout).not.toContain('"msg":"request"');
+    expect(loud.output().stdout).toContain('"operation":"get_envelope_public_key"');
+    expect(loud.output().stdout).toContain('"msg":"stopped"');
+  }, 30_000);
+
+  it("refuses a bad --log-level with one line", () => {
+    const r = spawnSync(TSX, ["src/main.ts", "--config", writeConfig("lv.toml", testToml()), "--log-level", "loud"], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("--log-level");
+  }, 20_000);
+});

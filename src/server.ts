@@ -43,8 +43,13 @@ function http1Timeouts(t: Timeouts) {
 }
 
 /** An HTTP/2 stream that is not done within requestMs is cancelled (a slowloris inside one session). */
+/** Long-lived streams by design (health Watch, reflection): the per-request deadline does not apply. */
+const STREAMING_PATHS = ["/grpc.health.v1.Health/Watch", "/grpc.reflection."];
+
 function boundStreams(server: http2.Http2Server | http2.Http2SecureServer, ms: number): void {
-  server.on("stream", (stream: http2.ServerHttp2Stream) => {
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    const path = headers[":path"] ?? "";
+    if (STREAMING_PATHS.some((p) => path.startsWith(p))) return;
     const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), ms);
     timer.unref();
     stream.once("close", () => clearTimeout(timer));

@@ -328,3 +328,27 @@ describe("HTTP/2 streams per connection", () => {
   });
 });
 
+
+describe("per-request deadline on HTTP/2", () => {
+  it("does not cut long-lived streams by design: a health Watch outlives requestMs", async () => {
+    const reg2 = await startShort(testToml(), { requestMs: 300, headersMs: 300 });
+    const def = protoLoader.loadSync("proto/grpc/health/v1/health.proto", { enums: String });
+    const pkg = grpc.loadPackageDefinition(def) as any;
+    const client = new pkg.grpc.health.v1.Health(reg2.url.replace("http://", ""), grpc.credentials.createInsecure());
+    try {
+      const call = client.watch({ service: "" });
+      const statuses: string[] = [];
+      let ended: grpc.StatusObject | null = null;
+      call.on("data", (m: { status: string }) => statuses.push(m.status));
+      call.on("status", (s: grpc.StatusObject) => (ended = s));
+      call.on("error", () => {});
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(statuses[0]).toBe("SERVING");
+      expect(ended).toBeNull();
+      call.cancel();
+    } finally {
+      client.close();
+      await reg2.stop();
+    }
+  });
+});

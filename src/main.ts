@@ -8,6 +8,7 @@ import { createApp } from "./app.js";
 import { type Config, ConfigError, developmentConfig, keygenToml, loadConfigFile } from "./config.js";
 import { LOG_LEVELS, type LogLevel, createLogger, isLogLevel } from "./log.js";
 import { listen } from "./server.js";
+import { loadTlsMaterial } from "./tlsFiles.js";
 
 const USAGE = `usage:
   enigma-node-registry [--config FILE] [--log-level LEVEL]   run the registry (no config: a local development registry)
@@ -39,6 +40,8 @@ function devConfig(): Config {
 async function run(configPath: string | undefined, logLevel: LogLevel | undefined): Promise<void> {
   const config = configPath === undefined ? devConfig() : loadConfigFile(configPath);
   const logger = createLogger(logLevel ?? config.log.level);
+  // Bad certificate or key files stop start-up at once, not after the store is reachable.
+  if (config.mode === "tls" && config.tls !== null) loadTlsMaterial(config.tls);
   const app = await createApp(config, { logger });
   const server = await listen(config, app.handler);
   process.stdout.write(`enigma-node-registry listening on ${server.url}\n`);

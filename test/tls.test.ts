@@ -12,6 +12,7 @@ import path from "node:path";
 import type { SecureVersion } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CertFiles, makeCerts } from "./helpers/certs.js";
+import { freePort } from "./helpers/redisServer.js";
 import { type Running, startRegistry, testToml } from "./helpers/registry.js";
 
 const certs: CertFiles = makeCerts();
@@ -237,6 +238,16 @@ describe("start-up with bad TLS files (CLI)", () => {
       expect(r.stdout).not.toContain("listening");
     }, 20_000);
   }
+
+  it("names a bad file at once even while Redis is unreachable", async () => {
+    const port = await freePort(); // nothing listens there
+    const toml = tlsToml({ cert: missing }).replace("[tls]", `[storage]\nkind = "redis"\nurl = "redis://127.0.0.1:${port}"\n[tls]`);
+    const started = Date.now();
+    const r = start("missing-cert-redis-down", toml);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(missing);
+    expect(Date.now() - started).toBeLessThan(15_000); // it did not wait for Redis
+  }, 20_000);
 
   it("announces https:// and serves when the files are good", async () => {
     const file = path.join(certs.dir, "good.toml");

@@ -1,22 +1,13 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../src/config.js";
 import { RegistryError } from "../src/errors.js";
 import { leadingZeroBitsOk, MAX_SOLUTION_LENGTH, PowGuard, solvePow } from "../src/guard/pow.js";
 import { MemoryStore } from "../src/store/memory.js";
 import type { Store } from "../src/store/store.js";
+import vectors from "./fixtures/vectors.json" with { type: "json" };
 
-interface PowVector {
-  challenge: string;
-  difficulty: number;
-  valid_solution: string;
-  invalid_solution: string;
-  sha256_hex: string;
-}
-const vectors = JSON.parse(readFileSync(new URL("../../shared/spec/vectors.json", import.meta.url), "utf8")) as {
-  pow: PowVector;
-};
+// test/fixtures/vectors.json is a copy of the spec's vectors.json.
 const V = vectors.pow;
 
 function setup(cfg: Partial<Config["pow"]> = {}, bytes?: Uint8Array) {

@@ -46,13 +46,25 @@ function http1Timeouts(t: Timeouts) {
 /** Long-lived streams by design (health Watch, reflection): the per-request deadline does not apply. */
 const STREAMING_PATHS = ["/grpc.health.v1.Health/Watch", "/grpc.reflection."];
 
+// Shared functions and a symbol on the stream instead of closures per stream
+// (this runs for every gRPC call): one Timeout and one listener per stream.
+const DEADLINE_TIMER = Symbol("deadline timer");
+type TimedStream = http2.ServerHttp2Stream & { [DEADLINE_TIMER]?: NodeJS.Timeout };
+function cancelStream(stream: http2.ServerHttp2Stream): void {
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+}
+function clearDeadline(this: TimedStream): void {
+  clearTimeout(this[DEADLINE_TIMER]);
+}
+
 function boundStreams(server: http2.Http2Server | http2.Http2SecureServer, ms: number): void {
-  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+  server.on("stream", (stream: TimedStream, headers: http2.IncomingHttpHeaders) => {
     const path = headers[":path"] ?? "";
-    if (STREAMING_PATHS.some((p) => path.startsWith(p))) return;
-    const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), ms);
+    for (const p of STREAMING_PATHS) if (path.startsWith(p)) return;
+    const timer = setTimeout(cancelStream, ms, stream);
     timer.unref();
-    stream.once("close", () => clearTimeout(timer));
+    stream[DEADLINE_TIMER] = timer;
+    stream.on("close", clearDeadline); // emitted once; `on` spares once()'s wrapper
   });
 }
 

@@ -71,8 +71,19 @@ async function fixConnectUnary(res: UniversalServerResponse): Promise<UniversalS
 }
 
 function wrap(handler: UniversalHandler): UniversalHandler {
+  const kind = handler.method.methodKind;
+  const singleRequest = kind === "unary" || kind === "server_streaming";
   const wrapped: UniversalHandler = Object.assign(async (req: Parameters<UniversalHandler>[0]) => {
     const res = await handler(req);
+    // The common case first, without reading any header: only connect-es's gRPC
+    // handler answers with a trailer object; with a single request message the
+    // parse comes before any output and the handler returns only once it has
+    // the first body chunk or the end (untilFirst), so the trailer already
+    // holds the final status. (Spares every call an async generator around the body.)
+    if (singleRequest && res.trailer !== undefined) {
+      fixGrpcHeaders(res.trailer);
+      return res;
+    }
     const type = req.header.get("content-type") ?? "";
     if (type.startsWith("application/grpc-web")) {
       if (res.body === undefined) return res;

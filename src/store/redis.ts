@@ -10,7 +10,15 @@ import type { Store } from "./store.js";
 
 export interface RedisStoreOptions {
   readonly keyPrefix: string;
-  /** Upper bound for any call, on top of the client's commandTimeout (500 ms). Default 800 ms. */
+  /**
+   * Upper bound for any call, on top of the client's commandTimeout (500 ms).
+   * Default 600 ms: a request waits at most the rate limiter's deadline
+   * (250 ms) and then one failing store call, and that sum must stay under
+   * the 1 s an outage may cost (test/redis.outage.test.ts). commandTimeout
+   * cannot be relied on for it: with auto-pipelining (redisClient.ts) a
+   * command waits unsent while the previous pipeline is unanswered, and its
+   * 500 ms only start when it is sent.
+   */
   readonly deadlineMs?: number;
   /** close() also closes the client (openStore sets this; the rate limiter shares it, so close the store last). */
   readonly ownsClient?: boolean;
@@ -54,7 +62,7 @@ export class RedisStore implements Store {
   constructor(client: Redis | Cluster, opts: RedisStoreOptions) {
     this.client = client;
     this.keys = redisKeys(opts.keyPrefix);
-    this.deadlineMs = opts.deadlineMs ?? 800;
+    this.deadlineMs = opts.deadlineMs ?? 600;
     this.ownsClient = opts.ownsClient ?? false;
     this.log = opts.log ?? (() => {});
     // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT: one round

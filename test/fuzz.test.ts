@@ -312,6 +312,26 @@ describe("RPCs under fast-check", () => {
   }, TIMEOUT);
 });
 
+describe("gRPC-Web", () => {
+  it("answers a message that does not parse with grpc-status 3 (invalid_argument) in the trailer frame", async () => {
+    const garbage = Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]); // a length-delimited field whose length never ends
+    const frame = Buffer.alloc(5 + garbage.length);
+    frame.writeUInt32BE(garbage.length, 1);
+    frame.set(garbage, 5);
+    for (const method of ["CheckUser", "Resolve", "Register"]) {
+      const res = await fetch(`${reg.url}/${RegistryService.typeName}/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+        body: frame,
+      });
+      const body = Buffer.from(await res.arrayBuffer());
+      // headers (trailers-only answer) or the 0x80 trailer frame carry the status
+      const status = res.headers.get("grpc-status") ?? /grpc-status: *(\d+)/i.exec(body.subarray(5).toString("latin1"))?.[1];
+      expect(status, `${method}: ${body.toString("latin1")}`).toBe("3");
+    }
+  });
+});
+
 describe("after the fuzzing", () => {
   it("still registers and resolves normally, and never logged an internal error", async () => {
     const name = "after-fuzz";

@@ -44,6 +44,10 @@ export interface Config {
     readonly maxSyncIdentities: number;
     /** Open client connections; more are closed on accept. Keep it below `ulimit -n`. */
     readonly maxConnections: number;
+    /** HTTP/1.1 keep-alive: an idle connection is closed after this long. */
+    readonly keepAliveSeconds: number;
+    /** Shutdown: in-flight requests get this long before their connections are cut. */
+    readonly drainSeconds: number;
   };
   readonly rateLimit: RateLimitConfig;
   readonly envelope: { readonly pepper: Uint8Array; readonly keys: readonly EnvelopeKeyConfig[] };
@@ -369,6 +373,8 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
       maxBodyBytes: int(limits.max_body_bytes, "limits.max_body_bytes", d.limits.max_body_bytes, 1024, 16 * 1024 * 1024),
       maxSyncIdentities: int(limits.max_sync_identities, "limits.max_sync_identities", d.limits.max_sync_identities, 1, 1_000_000),
       maxConnections: int(limits.max_connections, "limits.max_connections", d.limits.max_connections, 1, 1_000_000),
+      keepAliveSeconds: int(limits.keep_alive_seconds, "limits.keep_alive_seconds", d.limits.keep_alive_seconds, 1, 3600),
+      drainSeconds: int(limits.drain_seconds, "limits.drain_seconds", d.limits.drain_seconds, 0, 3600),
     },
     rateLimit: readRateLimit(t.rate_limit),
     envelope: readEnvelope(t.envelope, opts.nowMs ?? Date.now()),

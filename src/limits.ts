@@ -38,6 +38,11 @@ export const LIMIT_DEFAULTS = {
   max_sync_identities: 1_000,
   // Stays well below common `ulimit -n` values so client sockets cannot use up every descriptor.
   max_connections: 10_000,
+  // Behind a load balancer this must exceed the balancer's idle timeout, or it
+  // may reuse a connection the registry is closing (occasional 502s).
+  keep_alive_seconds: 5,
+  // How long in-flight requests get to finish after SIGTERM/SIGINT.
+  drain_seconds: 10,
 } as const;
 
 /** Refuses a batch (sync identities, nodes) longer than `max` before any element is read. */

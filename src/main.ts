@@ -15,9 +15,6 @@ const USAGE = `usage:
   enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
 LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)`;
 
-/** How long in-flight requests get to finish after SIGTERM/SIGINT before connections are cut. */
-const DRAIN_MS = 10_000;
-
 function log(line: string): void {
   process.stderr.write(line + "\n");
 }
@@ -51,13 +48,15 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
   const stop = (signal: string): void => {
     if (stopping) return; // tsx relays signals, so one Ctrl-C can arrive twice
     stopping = true;
-    logger.info({ signal, drainMs: DRAIN_MS }, "stopping: draining in-flight requests");
+    // In-flight requests get limits.drain_seconds to finish before their connections are cut.
+    const drainMs = config.limits.drainSeconds * 1000;
+    logger.info({ signal, drainMs }, "stopping: draining in-flight requests");
     // Readiness and health go NOT_SERVING first (and Health/Watch streams end, so
     // HTTP/2 sessions can close), then the listener stops accepting and drains,
     // then the store (and the Redis client the rate limiter shares) closes.
     app.beginShutdown();
     server
-      .close(DRAIN_MS)
+      .close(drainMs)
       .then(() => app.close())
       .then(
         () => {

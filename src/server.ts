@@ -103,7 +103,7 @@ function sniffingServer(h2c: http2.Http2Server, plain: http.Server, handshakeMs:
 }
 
 export async function listen(config: Config, handler: RequestHandler, opts: ListenOptions = {}): Promise<Listening> {
-  const t: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const t: Timeouts = { ...DEFAULT_TIMEOUTS, keepAliveMs: config.limits.keepAliveSeconds * 1000, ...opts.timeouts };
   const { host, port } = config.address;
   const sockets = new Set<net.Socket>();
   let outer: net.Server;

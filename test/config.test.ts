@@ -89,7 +89,7 @@ describe("defaults", () => {
       trustedProxies: [],
       allowSync: true,
       maxNodes: 2048,
-      limits: { maxBodyBytes: 65536, maxSyncIdentities: 1000, maxConnections: 10000 },
+      limits: { maxBodyBytes: 65536, maxSyncIdentities: 1000, maxConnections: 10000, keepAliveSeconds: 5, drainSeconds: 10 },
       rateLimit: {
         enabled: true,
         perIpRps: 5,
@@ -223,6 +223,8 @@ describe("bad values name their key", () => {
     ["limits.max_body_bytes", "", "[limits]\nmax_body_bytes = 16777217", /^config: limits\.max_body_bytes must be an integer from 1024/],
     ["limits.max_sync_identities", "", "[limits]\nmax_sync_identities = 0", "config: limits.max_sync_identities must be an integer from 1 to 1000000 (got 0)"],
     ["limits.max_connections", "", "[limits]\nmax_connections = \"many\"", 'config: limits.max_connections must be an integer from 1 to 1000000 (got "many")'],
+    ["limits.keep_alive_seconds", "", "[limits]\nkeep_alive_seconds = 0", "config: limits.keep_alive_seconds must be an integer from 1 to 3600 (got 0)"],
+    ["limits.drain_seconds", "", "[limits]\ndrain_seconds = -1", "config: limits.drain_seconds must be an integer from 0 to 3600 (got -1)"],
     ["rate_limit.enabled", "", "[rate_limit]\nenabled = 1", "config: rate_limit.enabled must be true or false (got 1)"],
     ["rate_limit.per_ip_rps", "", "[rate_limit]\nper_ip_rps = 0", "config: rate_limit.per_ip_rps must be a positive integer (got 0)"],
     ["rate_limit.burst", "", "[rate_limit]\nburst = 0", "config: rate_limit.burst must be a positive integer (got 0)"],

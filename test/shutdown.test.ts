@@ -146,3 +146,40 @@ describe("the CLI on SIGTERM", () => {
     expect(out).toContain('"msg":"stopped"');
   }, 30_000);
 });
+
+describe("[limits] drain_seconds and keep_alive_seconds", () => {
+  it("cuts a request still unfinished after drain_seconds and exits 0", async () => {
+    const cli = startCli(["--config", writeConfig("drain1.toml", testToml("[limits]\ndrain_seconds = 1"))], { via: "node" });
+    const url = await cli.listening;
+    const stuck = slowHttp1(url);
+    const outcome = stuck.answer.then(() => "answered", () => "cut");
+    await sleep(200);
+    const started = Date.now();
+    cli.child.kill("SIGTERM");
+    expect(await cli.exited).toBe(0);
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(900); // it waited for the drain...
+    expect(took).toBeLessThan(8_000); // ...and not for the 10 s default
+    expect(await outcome).toBe("cut");
+  }, 30_000);
+
+  it("closes an idle HTTP/1.1 keep-alive connection after keep_alive_seconds", async () => {
+    const reg = await startRegistry(testToml("[limits]\nkeep_alive_seconds = 2"));
+    try {
+      const socket = net.connect(portOf(reg.url), "127.0.0.1");
+      const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+      socket.on("error", () => {});
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      const answered = new Promise<void>((resolve) => socket.once("data", () => resolve()));
+      socket.write("GET /healthz HTTP/1.1\r\nHost: registry\r\n\r\n");
+      await answered;
+      const idleSince = Date.now();
+      await sleep(1000);
+      expect(socket.destroyed).toBe(false); // still kept alive after 1 s
+      const closedAt = await closed;
+      expect(closedAt - idleSince).toBeLessThan(4_500); // well before the 5 s default
+    } finally {
+      await reg.stop();
+    }
+  }, 20_000);
+});

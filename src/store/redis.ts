@@ -3,6 +3,7 @@
 // read-then-write from Node. Any failure of Redis becomes UNAVAILABLE (503,
 // clients retry), and a deadline guarantees no call outlives `deadlineMs`.
 import type { Cluster, Redis } from "ioredis";
+import { Deadline, TIMED_OUT } from "../deadline.js";
 import { RegistryError } from "../errors.js";
 import { redisKeys, type RedisKeys } from "./keys.js";
 import { checkTtlSeconds } from "./memory.js";
@@ -49,12 +50,10 @@ type AddNodesCommand = (list: string, set: string, cap: number, ...urls: string[
 // Reply errors that mean "try again later" rather than "our bug".
 const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN|READONLY|BUSY|NOREPLICAS|MOVED|ASK)\b/;
 
-const DEADLINE = Symbol("deadline");
-
 export class RedisStore implements Store {
   private readonly client: Redis | Cluster;
   private readonly keys: RedisKeys;
-  private readonly deadlineMs: number;
+  private readonly deadline: Deadline;
   private readonly ownsClient: boolean;
   private readonly log: (msg: string) => void;
   private readonly addNodesCmd: AddNodesCommand;
@@ -62,7 +61,7 @@ export class RedisStore implements Store {
   constructor(client: Redis | Cluster, opts: RedisStoreOptions) {
     this.client = client;
     this.keys = redisKeys(opts.keyPrefix);
-    this.deadlineMs = opts.deadlineMs ?? 600;
+    this.deadline = new Deadline(opts.deadlineMs ?? 600);
     this.ownsClient = opts.ownsClient ?? false;
     this.log = opts.log ?? (() => {});
     // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT: one round
@@ -147,17 +146,14 @@ export class RedisStore implements Store {
   // UNAVAILABLE. The client already fails fast; the deadline covers paths that
   // retry internally (Cluster redirections, failover delays).
   private async run<T>(op: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(DEADLINE), this.deadlineMs);
-    });
+    let result: T | typeof TIMED_OUT;
     try {
-      return await Promise.race([op(), deadline]);
+      result = await this.deadline.race(op());
     } catch (err) {
       throw this.unavailable(err);
-    } finally {
-      clearTimeout(timer);
     }
+    if (result === TIMED_OUT) throw this.unavailable(result);
+    return result;
   }
 
   private unavailable(err: unknown): RegistryError {

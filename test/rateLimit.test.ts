@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
-import { RateLimiterRes } from "rate-limiter-flexible";
+import { Cluster, Redis } from "ioredis";
+import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { developmentConfig, type Config, type RateLimitConfig } from "../src/config.js";
 import type { RateScope } from "../src/domain.js";
@@ -12,6 +12,7 @@ import {
   rateLimiterFor,
   type RateLimiter,
 } from "../src/guard/rateLimit.js";
+import { startRedisCluster, type RedisCluster } from "./helpers/redisCluster.js";
 import { startRedis, type RedisServer } from "./helpers/redisServer.js";
 
 type Over = Partial<Omit<RateLimitConfig, "endpoints">> & { endpoints?: Partial<RateLimitConfig["endpoints"]> };
@@ -203,22 +204,27 @@ const uniquePrefix = (): string => `t${randomBytes(4).toString("hex")}:`;
 
 describe("redis rate limiter (private redis-server, real time)", () => {
   let server: RedisServer;
-  let a: Redis;
-  let b: Redis;
+  let a: Redis; // for looking at keys
+  const owned: Redis[] = [];
+  // A client per limiter: its script carries the config's limits (one config per client).
+  const own = async (): Promise<Redis> => {
+    const c = await client(server.url);
+    owned.push(c);
+    return c;
+  };
 
   beforeAll(async () => {
     server = await startRedis();
     a = await client(server.url);
-    b = await client(server.url);
   });
   afterAll(async () => {
     a?.disconnect();
-    b?.disconnect();
+    for (const c of owned) c.disconnect();
     await server?.stop();
   });
 
   it("is a token bucket: burst, then refill at the rate", async () => {
-    const l = createRedisRateLimiter(rl({ perIpRps: 20, burst: 3 }), a, { keyPrefix: uniquePrefix() });
+    const l = createRedisRateLimiter(rl({ perIpRps: 20, burst: 3 }), await own(), { keyPrefix: uniquePrefix() });
     expect(await admitted(l, "1.1.1.1", 3)).toBe(3);
     const refused = await attempt(l, "1.1.1.1");
     expect(retryAfter(refused)).toBeGreaterThan(0);
@@ -228,7 +234,7 @@ describe("redis rate limiter (private redis-server, real time)", () => {
   });
 
   it("a burst at R=5/s, B=10 admits about 10 (a fixed window can admit 0)", async () => {
-    const l = createRedisRateLimiter(rl({ perIpRps: 5, burst: 10, banSeconds: 1 }), a, { keyPrefix: uniquePrefix() });
+    const l = createRedisRateLimiter(rl({ perIpRps: 5, burst: 10, banSeconds: 1 }), await own(), { keyPrefix: uniquePrefix() });
     const results = await Promise.all(Array.from({ length: 40 }, () => attempt(l, "2.2.2.2", "check_user")));
     const ok = results.filter((r) => r === null).length;
     expect(ok).toBeGreaterThanOrEqual(10);
@@ -238,8 +244,8 @@ describe("redis rate limiter (private redis-server, real time)", () => {
   it("two replicas share one budget", async () => {
     const prefix = uniquePrefix();
     const cfg = rl({ perIpRps: 0.5, burst: 4 });
-    const ra = createRedisRateLimiter(cfg, a, { keyPrefix: prefix, replicas: 2 });
-    const rb = createRedisRateLimiter(cfg, b, { keyPrefix: prefix, replicas: 2 });
+    const ra = createRedisRateLimiter(cfg, await own(), { keyPrefix: prefix, replicas: 2 });
+    const rb = createRedisRateLimiter(cfg, await own(), { keyPrefix: prefix, replicas: 2 });
     expect(await admitted(ra, "3.3.3.3", 2)).toBe(2);
     expect(await admitted(rb, "3.3.3.3", 2)).toBe(2);
     expect(await attempt(ra, "3.3.3.3")).not.toBeNull();
@@ -249,9 +255,10 @@ describe("redis rate limiter (private redis-server, real time)", () => {
 
   it("shares the ban across replicas, bans the IP on an empty endpoint bucket, and lifts it", async () => {
     const prefix = uniquePrefix();
-    const cfg = rl({ perIpRps: 100, burst: 2, banSeconds: 1, endpoints: { registerRps: 0.5 } });
-    const ra = createRedisRateLimiter(cfg, a, { keyPrefix: prefix });
-    const rb = createRedisRateLimiter(cfg, b, { keyPrefix: prefix });
+    // The endpoint bucket refills during the ban (as in memory): 2/s has it full again after 1 s.
+    const cfg = rl({ perIpRps: 100, burst: 2, banSeconds: 1, endpoints: { registerRps: 2 } });
+    const ra = createRedisRateLimiter(cfg, await own(), { keyPrefix: prefix });
+    const rb = createRedisRateLimiter(cfg, await own(), { keyPrefix: prefix });
     expect(await admitted(ra, "4.4.4.4", 2, "register")).toBe(2);
     const banned = await attempt(ra, "4.4.4.4", "register");
     expect(retryAfter(banned)).toBe(1000);
@@ -266,11 +273,12 @@ describe("redis rate limiter (private redis-server, real time)", () => {
 
   it("keeps one prefixed key per bucket, expiring once the bucket is full again", async () => {
     const prefix = uniquePrefix();
-    const l = createRedisRateLimiter(rl({ perIpRps: 5, burst: 10 }), a, { keyPrefix: prefix });
+    const l = createRedisRateLimiter(rl({ perIpRps: 5, burst: 10 }), await own(), { keyPrefix: prefix });
     await l.consume("2001:db8::7", "resolve");
     const keys = (await a.keys(`${prefix}*`)).sort();
-    expect(keys).toEqual([`${prefix}rl:g:2001:db8::7`, `${prefix}rl:resolve:2001:db8::7`]);
-    const pttl = await a.pttl(`${prefix}rl:g:2001:db8::7`);
+    // One hash tag per IP: both buckets in one cluster slot, spent by one script call.
+    expect(keys).toEqual([`${prefix}rl:{2001:db8::7}:g`, `${prefix}rl:{2001:db8::7}:resolve`]);
+    const pttl = await a.pttl(`${prefix}rl:{2001:db8::7}:g`);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(200); // one token at 5/s
   });
@@ -283,21 +291,110 @@ describe("redis rate limiter (private redis-server, real time)", () => {
       rateLimit: rl(over),
       storage: { ...base.storage, keyPrefix: prefix },
     });
-    const shared = rateLimiterFor(config({ burst: 2 }), a);
+    const shared = rateLimiterFor(config({ burst: 2 }), await own());
     expect(await admitted(shared, "5.5.5.1", 3)).toBe(2);
-    expect(await a.exists(`${prefix}rl:g:5.5.5.1`)).toBe(1);
+    expect(await a.exists(`${prefix}rl:{5.5.5.1}:g`)).toBe(1);
     const local = rateLimiterFor(config({ burst: 2 }), null);
     expect(await admitted(local, "5.5.5.2", 3)).toBe(2);
-    expect(await a.exists(`${prefix}rl:g:5.5.5.2`)).toBe(0);
-    const off = rateLimiterFor(config({ enabled: false, burst: 1 }), a);
+    expect(await a.exists(`${prefix}rl:{5.5.5.2}:g`)).toBe(0);
+    const off = rateLimiterFor(config({ enabled: false, burst: 1 }), await own());
     expect(await admitted(off, "5.5.5.3", 5)).toBe(5);
   });
 
   it("admits everything when disabled, without touching Redis", async () => {
     const prefix = uniquePrefix();
-    const l = createRedisRateLimiter(rl({ enabled: false, burst: 1 }), a, { keyPrefix: prefix });
+    const l = createRedisRateLimiter(rl({ enabled: false, burst: 1 }), await own(), { keyPrefix: prefix });
     expect(await admitted(l, "5.5.5.5", 50, "register")).toBe(50);
     expect(await a.keys(`${prefix}*`)).toEqual([]);
+  });
+
+  it("spends both of a request's buckets in one Redis call", async () => {
+    const prefix = uniquePrefix();
+    const l = createRedisRateLimiter(rl({ perIpRps: 5, burst: 10 }), await own(), { keyPrefix: prefix });
+    await l.consume("7.7.7.1", "check_user"); // loads the script
+    await a.call("CONFIG", "RESETSTAT");
+    await l.consume("7.7.7.1", "check_user");
+    const stats = String(await a.call("INFO", "commandstats"));
+    const calls = (cmd: string): number => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls("evalsha") + calls("eval")).toBe(1);
+    // Two tokens gone from each bucket (a little refill aside): "<tokens> <ms>".
+    const tokens = async (bucket: string): Promise<number> =>
+      Number(String(await a.get(`${prefix}rl:{7.7.7.1}:${bucket}`)).split(" ")[0]);
+    expect(await tokens("g")).toBeGreaterThanOrEqual(8);
+    expect(await tokens("g")).toBeLessThan(8.5);
+    expect(await tokens("check_user")).toBeGreaterThanOrEqual(8);
+    expect(await tokens("check_user")).toBeLessThan(8.1);
+  });
+
+  it("endpoint traffic empties the global bucket, as in memory", async () => {
+    const l = createRedisRateLimiter(rl({ perIpRps: 0.5, burst: 3, endpoints: { checkUserRps: 100 } }), await own(), {
+      keyPrefix: uniquePrefix(),
+    });
+    expect(await admitted(l, "7.7.7.2", 3, "check_user")).toBe(3);
+    const refused = await attempt(l, "7.7.7.2", null); // another endpoint: the global bucket is empty
+    expect(retryAfter(refused)).toBeGreaterThan(1000);
+    expect(await attempt(l, "7.7.7.2", "check_user")).not.toBeNull();
+    expect(await attempt(l, "7.7.7.3", null)).toBeNull();
+  });
+
+  it("writes the ban on the IP's global key in the package's format, so the package reads it", async () => {
+    const prefix = uniquePrefix();
+    const l = createRedisRateLimiter(rl({ perIpRps: 100, burst: 2, banSeconds: 30, endpoints: { resolveRps: 0.1 } }), await own(), {
+      keyPrefix: prefix,
+    });
+    expect(await admitted(l, "7.7.7.4", 2, "resolve")).toBe(2);
+    expect(retryAfter(await attempt(l, "7.7.7.4", "resolve"))).toBe(30_000);
+    const key = `${prefix}rl:{7.7.7.4}:g`;
+    expect(await a.get(key)).toMatch(/^\d+$/); // the package's ban: a count, no "<tokens> <ms>"
+    expect(await a.ttl(key)).toBeGreaterThan(28);
+    const banned = await attempt(l, "7.7.7.4", "check_user");
+    expect(retryAfter(banned)).toBeGreaterThan(28_000);
+    expect(retryAfter(banned)).toBeLessThanOrEqual(30_000);
+    // The package's own API sees the ban too.
+    const pkg = new RateLimiterRedis({ storeClient: a, keyPrefix: `${prefix}rl`, points: 2, duration: 1 });
+    expect((await pkg.get("{7.7.7.4}:g"))?.consumedPoints).toBe(3);
+  });
+
+  it("refuses a second rate-limit configuration on one client (the script carries the limits)", async () => {
+    const c = await own();
+    createRedisRateLimiter(rl({ burst: 5 }), c, { keyPrefix: uniquePrefix() });
+    createRedisRateLimiter(rl({ burst: 5 }), c, { keyPrefix: uniquePrefix() }); // the same limits: fine
+    expect(() => createRedisRateLimiter(rl({ burst: 6 }), c, { keyPrefix: uniquePrefix() })).toThrow(/other limits/);
+  });
+});
+
+describe("redis rate limiter on a private 3-master Redis Cluster", () => {
+  let cluster: RedisCluster;
+  let c: Cluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+    c = new Cluster(cluster.nodes.map((n) => ({ host: n.host, port: n.port })), {
+      enableOfflineQueue: false,
+      redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 1000, commandTimeout: 500 },
+    });
+    c.on("error", () => {});
+    await new Promise<void>((r) => c.once("ready", () => r()));
+  }, 30_000);
+  afterAll(async () => {
+    c?.disconnect();
+    await cluster?.stop();
+  });
+
+  it("spends both buckets and bans in one call on whichever node holds the IP's slot", async () => {
+    const prefix = uniquePrefix();
+    const l = createRedisRateLimiter(rl({ perIpRps: 100, burst: 2, banSeconds: 5, endpoints: { registerRps: 0.1 } }), c, {
+      keyPrefix: prefix,
+    });
+    // Enough IPs to land on every master.
+    const ips = Array.from({ length: 12 }, (_, i) => `10.0.${i}.1`);
+    const slots = await Promise.all(ips.map(async (ip) => Number(await c.call("CLUSTER", "KEYSLOT", `${prefix}rl:{${ip}}:g`))));
+    expect(new Set(slots.map((s) => c.slots[s]?.[0])).size).toBe(3);
+    for (const ip of ips) {
+      expect(await admitted(l, ip, 2, "register")).toBe(2);
+      expect(retryAfter(await attempt(l, ip, "register"))).toBe(5000);
+      expect(retryAfter(await attempt(l, ip, null))).toBeGreaterThan(4000); // banned on the global key
+      expect(await c.get(`${prefix}rl:{${ip}}:g`)).toMatch(/^\d+$/);
+    }
   });
 });
 
@@ -341,7 +438,7 @@ describe("redis rate limiter during an outage", () => {
     await start([], port);
     if (c.status !== "ready") await new Promise<void>((r) => c.once("ready", () => r()));
     expect(await attempt(l, "8.8.8.8")).toBeNull();
-    expect(await c.exists(`${prefix}rl:g:8.8.8.8`)).toBe(1);
+    expect(await c.exists(`${prefix}rl:{8.8.8.8}:g`)).toBe(1);
   });
 
   it("falls back within commandTimeout (500 ms) when Redis hangs instead of dying", async () => {

@@ -249,7 +249,7 @@ describe("a registry on Redis while Redis is killed and restarted", () => {
       await direct.connect();
       const again = nextIp();
       expect((await timedFetch("keys", `${url}/envelope_pubkeys`, { headers: from(again) })).status).toBe(200);
-      expect(await direct.exists(`${prefix}rl:g:${again}`)).toBe(1);
+      expect(await direct.exists(`${prefix}rl:{${again}}:g`)).toBe(1);
     } finally {
       direct.disconnect();
     }

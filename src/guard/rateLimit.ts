@@ -12,14 +12,16 @@
 //   a refill time, and tests need an injected clock. Overriding consume() would
 //   leave nothing of it, so the bucket is written here (~60 lines) and applies
 //   the package's blockDuration as the ban.
-// - redis: RateLimiterRedis with TOKEN_BUCKET_LUA as customIncrTtlLuaScript
-//   (Redis TIME, so every replica agrees), the package's blockDuration ban, and
+// - redis: RateLimiterRedis with tokenBucketLua as customIncrTtlLuaScript
+//   (Redis TIME, so every replica agrees; one call spends both of a request's
+//   buckets), the package's ban format and blockDuration, and
 //   MemoryTokenBucket insurance buckets sized per replica, charged instead
 //   whenever Redis is not ready, fails, or answers later than deadlineMs.
 import type { Cluster, Redis } from "ioredis";
 import { RateLimiterCompatibleAbstract, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { Config, RateLimitConfig } from "../config.js";
 import type { RateScope } from "../domain.js";
+import { Deadline } from "../deadline.js";
 import { RegistryError } from "../errors.js";
 
 export interface RateLimiter {
@@ -254,50 +256,110 @@ export function createMemoryRateLimiter(cfg: RateLimitConfig, opts: { now?: () =
 // ----------------------------------------------------------------- redis
 
 /**
- * Token bucket as RateLimiterRedis's customIncrTtlLuaScript. The package calls
- * it with KEYS[1] = key, ARGV = [points to take, whole seconds of the
- * duration, limiter points, limiter duration] and reads back
- * {consumed, ms}: consumed > points refuses, and exactly points+taken is the
- * "first overflow" that makes the package write its ban (SET key <points+1>
- * EX blockDuration). So: points = capacity, duration = capacity / rate (the
- * seconds to refill from empty); ARGV[2] is unused (it only has to be >= 1,
- * else the package skips the script, see CONSUME_OPTS).
+ * Token buckets as RateLimiterRedis's customIncrTtlLuaScript, one Redis call
+ * per request: an endpoint limiter's call also spends the IP's global bucket,
+ * and bans the IP itself when either is empty.
  *
- * The value is "<tokens> <ms>" with a TTL of the time to refill: a missing
- * key is a full bucket. A value without a space is the package's ban: answer
- * points+taken+1, which refuses without re-banning, with the ban's PTTL.
+ * The package calls the script with KEYS[1] = key, ARGV = [points to take,
+ * whole seconds of the duration, limiter points, limiter duration] and reads
+ * back {consumed, ms}: consumed > points refuses. Points = capacity, duration
+ * = capacity / rate (the seconds to refill from empty); ARGV[2] is unused (it
+ * only has to be >= 1, else the package skips the script, see CONSUME_OPTS).
  * Every RateLimiterRedis on one client shares one defineCommand name
- * ("rlflxIncr"), so this script must stay generic: all limits come via ARGV.
+ * ("rlflxIncr"), so one script text serves every limiter: what is per limiter
+ * comes via ARGV, and the global bucket's parameters and the ban length,
+ * which are the same for all of them, are written into the text from the config.
+ *
+ * Keys are `<prefix>rl:{<ip>}:<bucket>`; the hash tag keeps an IP's buckets in
+ * one Redis Cluster slot, so the endpoint call can reach `…:{<ip>}:g` (not
+ * passed as a key: the package passes one) on the same node, atomically.
+ * A value is "<tokens> <ms>" with a TTL of the time to refill (a missing key
+ * is a full bucket). A value without a space is a ban (the package's format:
+ * SET key <points+1> EX seconds): answered as a refusal with the ban's PTTL.
+ *
+ * - The global limiter's own calls (announce, sync, nodes, keys; KEYS[1] ends
+ *   in ":g"): one bucket; on the first overflow it answers exactly
+ *   points+taken, and the package writes the ban.
+ * - An endpoint limiter's calls: the global bucket is spent first (a banned or
+ *   empty one stops there), then the endpoint's; when either is empty the
+ *   script writes the ban on the global key itself (the endpoint limiters have
+ *   no blockDuration of their own). As in the memory limiter, a global token
+ *   spent before an endpoint refusal stays spent.
  */
-export const TOKEN_BUCKET_LUA = `
+export function tokenBucketLua(global: { capacity: number; duration: number }, banSeconds: number): string {
+  return `
+local G_CAP = ${luaNumber(global.capacity)}
+local G_DURATION = ${luaNumber(global.duration)}
+local BAN_SECONDS = ${luaNumber(banSeconds)}
 local take = tonumber(ARGV[1])
 local cap = tonumber(ARGV[3])
 local per_ms = cap / (tonumber(ARGV[4]) * 1000)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local tokens = cap
-local v = redis.call('GET', KEYS[1])
-if v then
+
+local function is_ban(v)
+  return v and not string.find(v, ' ', 1, true)
+end
+local function level(v, c, rate)
+  if not v then return c end
   local s, last = string.match(v, '^(%S+) (%S+)$')
-  if not s then
-    return {cap + take + 1, redis.call('PTTL', KEYS[1])}
-  end
+  if not s then return c end
   local elapsed = now - tonumber(last)
   if elapsed < 0 then elapsed = 0 end
-  tokens = math.min(cap, tonumber(s) + elapsed * per_ms)
+  return math.min(c, tonumber(s) + elapsed * rate)
 end
-if tokens < take then
-  return {cap + take, math.ceil((take - tokens) / per_ms)}
+local function save(key, tokens, c, rate)
+  local ttl = math.ceil((c - tokens) / rate)
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', key, tokens .. ' ' .. now, 'PX', ttl)
+  return ttl
 end
-tokens = tokens - take
-local ttl = math.ceil((cap - tokens) / per_ms)
-if ttl < 1 then ttl = 1 end
-redis.call('SET', KEYS[1], tokens .. ' ' .. now, 'PX', ttl)
-return {cap - math.floor(tokens), ttl}
+
+local key = KEYS[1]
+local gkey = string.match(key, '^(.*):[^:]*$') .. ':g'
+if key == gkey then
+  local v = redis.call('GET', key)
+  if is_ban(v) then return {cap + take + 1, redis.call('PTTL', key)} end
+  local tokens = level(v, cap, per_ms)
+  if tokens < take then return {cap + take, math.ceil((take - tokens) / per_ms)} end
+  tokens = tokens - take
+  local ttl = save(key, tokens, cap, per_ms)
+  return {cap - math.floor(tokens), ttl}
+end
+
+local g_per_ms = G_CAP / (G_DURATION * 1000)
+local gv = redis.call('GET', gkey)
+if is_ban(gv) then return {cap + take + 1, redis.call('PTTL', gkey)} end
+local g = level(gv, G_CAP, g_per_ms)
+local wait
+if g < take then
+  wait = math.ceil((take - g) / g_per_ms)
+else
+  save(gkey, g - take, G_CAP, g_per_ms)
+  local e = level(redis.call('GET', key), cap, per_ms)
+  if e >= take then
+    e = e - take
+    local ttl = save(key, e, cap, per_ms)
+    return {cap - math.floor(e), ttl}
+  end
+  wait = math.ceil((take - e) / per_ms)
+end
+if BAN_SECONDS > 0 then
+  redis.call('SET', gkey, G_CAP + 1, 'EX', BAN_SECONDS)
+  wait = BAN_SECONDS * 1000
+end
+return {cap + take + 1, wait}
 `;
+}
+
+/** A finite number as a Lua literal (17 significant digits: the value round-trips exactly). */
+function luaNumber(x: number): string {
+  if (!Number.isFinite(x)) throw new RangeError(`not a finite number: ${x}`);
+  return Number.isInteger(x) ? String(x) : x.toPrecision(17);
+}
 
 export interface RedisRateLimiterOptions {
-  /** Starts every key (e.g. "enigma:"); keys are `<prefix>rl:<bucket>:<ip>`, one per limiter call. */
+  /** Starts every key (e.g. "enigma:"); keys are `<prefix>rl:{<ip>}:<bucket>` (bucket g, register, resolve, check_user). */
   readonly keyPrefix: string;
   /** Replicas sharing the budget: each one's outage fallback gets 1/replicas of it. */
   readonly replicas?: number;
@@ -319,35 +381,27 @@ const CONSUME_OPTS = { customDuration: 1 };
 // Handlers shared by every request (no per-request closures).
 const settledOk = (): null => null;
 const settledErr = (err: unknown): unknown => err ?? new Error("rejected");
-const TIMED_OUT = Symbol("timed out");
 
 /** A refusal of the shared buckets as the registry's error. */
 const refused = (res: RateLimiterRes): RegistryError => rateLimited(res.msBeforeNext);
 
 class RedisRateLimiter implements RateLimiter {
   constructor(
+    /** The IP's global bucket alone (requests without an endpoint scope); its package ban is the IP's ban. */
     private readonly global: RateLimiterRedis,
+    /** Endpoint limiters: each call spends the endpoint's and the global bucket (see tokenBucketLua). */
     private readonly scopes: PerScope<RateLimiterRedis>,
-    private readonly banSeconds: number,
     private readonly opts: { customDuration: number },
     /** This replica's share of the budget in memory: used when Redis fails or answers too late. */
     private readonly fallback: RateLimiter,
-    private readonly deadlineMs: number,
+    /** How long a Redis answer is waited for. */
+    private readonly deadline: Deadline,
   ) {}
 
   async consume(ip: string, scope: RateScope): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(resolve, this.deadlineMs, TIMED_OUT);
-    });
-    let outcome: unknown;
-    try {
-      // A late shared consume is not cancelled (it may still spend its tokens);
-      // its result, and its failure, are ignored.
-      outcome = await Promise.race([this.consumeShared(ip, scope), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // A late shared consume is not cancelled (it may still spend its tokens);
+    // its result, and its failure, are ignored.
+    const outcome = await this.deadline.race(this.consumeShared(ip, scope));
     if (outcome === null) return;
     if (outcome instanceof RegistryError) throw outcome;
     // Redis not ready, failed or too slow: charge this replica's share instead
@@ -356,28 +410,22 @@ class RedisRateLimiter implements RateLimiter {
   }
 
   /** null = admitted, a RegistryError = refused by the shared buckets, anything else = Redis failed. Never rejects. */
-  private async consumeShared(ip: string, scope: RateScope): Promise<unknown> {
-    // Both buckets in parallel: one round trip of latency (two commands
-    // written back to back on one connection).
-    const g = this.global.consume(ip, 1, this.opts).then(settledOk, settledErr);
-    if (scope === null) {
-      const ge = await g;
-      return ge instanceof RateLimiterRes ? refused(ge) : ge;
-    }
-    const s = this.scopes[scope].consume(ip, 1, this.opts).then(settledOk, settledErr);
-    const ge = await g;
-    const se = await s;
-    // Global refused: the IP is banned (or just got banned) already. (The
-    // parallel endpoint consume may have spent a token meanwhile; it refills
-    // while the ban runs, and latency matters more here.)
-    if (ge !== null) return ge instanceof RateLimiterRes ? refused(ge) : ge;
-    if (!(se instanceof RateLimiterRes)) return se; // admitted (null), or Redis failed
-    // Endpoint bucket empty while the global one was not: ban the whole IP via
-    // the package's block() (SET with the ban's TTL; lost if Redis fails now).
-    if (this.banSeconds > 0) await this.global.block(ip, this.banSeconds).catch(settledOk);
-    return refused(se);
+  private consumeShared(ip: string, scope: RateScope): Promise<unknown> {
+    // One call: the hash tag keeps the IP's buckets in one cluster slot.
+    const call =
+      scope === null
+        ? this.global.consume(`{${ip}}:g`, 1, this.opts)
+        : this.scopes[scope].consume(`{${ip}}:${scope}`, 1, this.opts);
+    return call.then(settledOk, refusedOrFailed);
   }
 }
+
+/** A refusal (the package rejects with a RateLimiterRes) as the registry's error; a failure as is. */
+const refusedOrFailed = (err: unknown): unknown => (err instanceof RateLimiterRes ? refused(err) : settledErr(err));
+
+// ioredis keeps one "rlflxIncr" script per client and the script carries the
+// config's global limits, so a client serves one rate-limit configuration.
+const scriptOfClient = new WeakMap<Redis | Cluster, string>();
 
 export function createRedisRateLimiter(
   cfg: RateLimitConfig,
@@ -389,15 +437,22 @@ export function createRedisRateLimiter(
   // Whole seconds: the package writes its ban with SET ... EX floor(seconds),
   // and a 0 there would mean no expiry at all.
   const banSeconds = Math.ceil(cfg.banSeconds);
-  const limiter = (ratePerSec: number, name: string): { shared: RateLimiterRedis; insurance: MemoryTokenBucket } => {
+  checkBucket(cfg.burst, cfg.perIpRps);
+  const lua = tokenBucketLua({ capacity: cfg.burst, duration: cfg.burst / cfg.perIpRps }, banSeconds);
+  const claimed = scriptOfClient.get(client);
+  if (claimed !== undefined && claimed !== lua) {
+    throw new Error("this Redis client already serves a rate limiter with other limits; give each configuration its own client");
+  }
+  scriptOfClient.set(client, lua);
+  const limiter = (ratePerSec: number, blockDuration: number): { shared: RateLimiterRedis; insurance: MemoryTokenBucket } => {
     checkBucket(cfg.burst, ratePerSec);
     const shared = new RateLimiterRedis({
       storeClient: client,
-      keyPrefix: `${opts.keyPrefix}rl:${name}`,
+      keyPrefix: `${opts.keyPrefix}rl`, // keys: <prefix>rl:{<ip>}:<bucket>
       points: cfg.burst,
       duration: cfg.burst / ratePerSec, // seconds to refill from empty; the script derives the rate
-      blockDuration: banSeconds,
-      customIncrTtlLuaScript: TOKEN_BUCKET_LUA,
+      blockDuration,
+      customIncrTtlLuaScript: lua,
       // Not 'ready' (connecting, reconnecting) -> rejects at once, no waiting,
       // and RedisRateLimiter charges the insurance bucket. (Not the package's
       // insuranceLimiter option: it cannot also cover a Redis that is too slow
@@ -412,11 +467,12 @@ export function createRedisRateLimiter(
     return { shared, insurance };
   };
   const rates = scopeRates(cfg);
-  const global = limiter(cfg.perIpRps, "g");
+  const global = limiter(cfg.perIpRps, banSeconds);
+  // No ban of their own: their script bans the IP on its global key.
   const scopes = {
-    register: limiter(rates.register, "register"),
-    resolve: limiter(rates.resolve, "resolve"),
-    check_user: limiter(rates.check_user, "check_user"),
+    register: limiter(rates.register, 0),
+    resolve: limiter(rates.resolve, 0),
+    check_user: limiter(rates.check_user, 0),
   };
   // The insurance buckets, as one limiter with the same rules (an empty endpoint bucket bans the IP).
   const fallback = new MemoryRateLimiter(
@@ -427,10 +483,9 @@ export function createRedisRateLimiter(
   return new RedisRateLimiter(
     global.shared,
     { register: scopes.register.shared, resolve: scopes.resolve.shared, check_user: scopes.check_user.shared },
-    banSeconds,
     CONSUME_OPTS,
     fallback,
-    opts.deadlineMs ?? 250,
+    new Deadline(opts.deadlineMs ?? 250),
   );
 }
 

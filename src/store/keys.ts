@@ -16,6 +16,11 @@
 //   enigma:{nodes}:list        list    node URLs in insertion order
 //   enigma:{nodes}:set         set     the same URLs, for O(1) dedupe
 //   enigma:pow:<challenge>     string  "1", native TTL, taken with GETDEL
+// The rate limiter's buckets (rate-limiter-flexible builds them from the
+// prefix, see src/guard/rateLimit.ts; the tag keeps one IP's buckets in one
+// slot, for the script that spends an endpoint and the global bucket together):
+//   enigma:rl:{<ip>}:g         string  "<tokens> <ms>" (TTL: time to refill) or a ban
+//   enigma:rl:{<ip>}:<endpoint> string "<tokens> <ms>" (register, resolve, check_user)
 
 export interface RedisKeys {
   readonly prefix: string;

@@ -57,12 +57,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const opened = await openStore(config, { now, log });
   const store = new InstrumentedStore(opened.store, metrics);
   const redis = opened.redis;
+  const keyring = new Keyring(config.envelope.keys, config.crypto.x25519Threads);
   const registry = new Registry({
     config,
     store,
     rateLimiter: rateLimiterFor(config, redis, { replicas: config.rateLimit.replicas }),
     pow: new PowGuard(config.pow, store, { now }),
-    keyring: new Keyring(config.envelope.keys),
+    keyring,
     now,
   });
   const clientIp = new ClientIpResolver(config.trustedProxies);
@@ -99,6 +100,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     async close() {
       health.beginShutdown();
       await store.close();
+      await keyring.close();
     },
   };
 }

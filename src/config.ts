@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { BlockList, isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { parse, TomlError } from "smol-toml";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { LIMIT_DEFAULTS } from "./limits.js";
@@ -66,6 +67,8 @@ export interface Config {
   readonly pow: { readonly enabled: boolean; readonly difficulty: number; readonly ttlSeconds: number };
   /** The pino level; `--log-level` overrides it. */
   readonly log: { readonly level: LogLevel };
+  /** Worker threads for X25519 (0: on the event loop). Default 1 when the machine has a second core. */
+  readonly crypto: { readonly x25519Threads: number };
 }
 
 // ---------------------------------------------------------------------------
@@ -96,11 +99,12 @@ const DEFAULTS = {
   presence: { ttl_seconds: 300, gc_interval_seconds: 60 },
   pow: { enabled: false, difficulty: 18, ttl_seconds: 120 },
   log: { level: "info" },
+  crypto: { x25519_threads: availableParallelism() > 1 ? 1 : 0 },
 } as const;
 
 const TOP_KEYS = [
   "address", "mode", "trusted_proxies", "allow_sync", "max_nodes",
-  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow", "log",
+  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow", "log", "crypto",
 ];
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -361,6 +365,7 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
   const presence = table(t.presence, "presence", Object.keys(d.presence));
   const pow = table(t.pow, "pow", Object.keys(d.pow));
   const log = table(t.log, "log", Object.keys(d.log));
+  const crypto = table(t.crypto, "crypto", Object.keys(d.crypto));
   const config: Config = {
     // Port 0 asks the OS for any free port (tests use it).
     address: hostPort(t.address ?? d.address, "address", 0),
@@ -390,6 +395,7 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
       ttlSeconds: int(pow.ttl_seconds, "pow.ttl_seconds", d.pow.ttl_seconds, 1, MAX_SECONDS),
     },
     log: { level: oneOf<LogLevel>(log.level, "log.level", d.log.level, LOG_LEVELS) },
+    crypto: { x25519Threads: int(crypto.x25519_threads, "crypto.x25519_threads", d.crypto.x25519_threads, 0, 64) },
   };
   return deepFreeze(config);
 }

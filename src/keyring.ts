@@ -2,10 +2,13 @@
 // key opens a register envelope, which one seals resolve answers.
 import type { EnvelopeKeyConfig } from "./config.js";
 import { X25519KeyPair } from "./crypto/x25519.js";
+import { X25519Pool } from "./crypto/x25519Pool.js";
 import type { EnvelopePublicKeyInfo } from "./domain.js";
 import { RegistryError, invalidInput } from "./errors.js";
 
 export interface EnvelopeKey {
+  /** Position in the configured list (and in the X25519 threads' key table). */
+  readonly index: number;
   readonly kid: Uint8Array;
   readonly kidHex: string;
   readonly pair: X25519KeyPair;
@@ -20,11 +23,14 @@ const expired = (key: EnvelopeKey, nowMs: number): boolean =>
 export class Keyring {
   readonly keys: readonly EnvelopeKey[];
   private readonly byKid: ReadonlyMap<string, EnvelopeKey>;
+  private readonly pool: X25519Pool | null;
 
-  constructor(configured: readonly EnvelopeKeyConfig[]) {
-    this.keys = configured.map((k) => {
+  /** `threads` > 0 runs X25519 on that many worker threads; 0 runs it on the calling thread. */
+  constructor(configured: readonly EnvelopeKeyConfig[], threads = 0) {
+    this.keys = configured.map((k, index) => {
       const pair = X25519KeyPair.fromPrivate(k.privateKey);
       return {
+        index,
         kid: k.kid,
         kidHex: k.kidHex,
         pair,
@@ -34,6 +40,22 @@ export class Keyring {
       };
     });
     this.byKid = new Map(this.keys.map((k) => [k.kidHex, k]));
+    this.pool = threads > 0 ? new X25519Pool(configured, threads) : null;
+  }
+
+  /** X25519(key, peer): INVALID_INPUT for a malformed, all-zero or low-order peer key. */
+  sharedSecret(key: EnvelopeKey, peer: Uint8Array): Promise<Uint8Array> {
+    if (this.pool !== null) return this.pool.sharedSecret(key.index, peer);
+    try {
+      return Promise.resolve(key.pair.sharedSecret(peer));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Stops the X25519 threads. */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** Register accepts any listed, unexpired key, active or not, so clients survive a rotation. */

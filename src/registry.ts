@@ -3,7 +3,7 @@
 // already-valid domain types; nothing here knows which adapter called.
 import type { Config } from "./config.js";
 import { blindIndexHex } from "./crypto/blind.js";
-import { openEnvelope, sealEnvelope } from "./crypto/envelope.js";
+import { openWithShared, sealWithShared } from "./crypto/envelope.js";
 import type {
   CallContext,
   EnvelopePublicKeyInfo,
@@ -92,7 +92,8 @@ export class Registry {
   async register(ctx: CallContext, handle: UserId, envelope: IdentityEnvelope): Promise<void> {
     await this.limiter.consume(ctx.clientIp, "register");
     const key = this.keyring.forRegister(bytesToHex(envelope.kid), this.now());
-    const plaintext = openEnvelope(key.pair, this.pepper, handle, envelope);
+    const shared = await this.keyring.sharedSecret(key, envelope.senderPubkey);
+    const plaintext = openWithShared(shared, this.pepper, handle, envelope);
     const identity = parseIdentityPlaintext(plaintext);
     if (!sameBytes(identity.userId, handle)) throw invalidInput("handle does not match identity");
     const stored = await this.store.registerIfAbsent(this.blind(handle), serializeIdentity(identity));
@@ -104,7 +105,8 @@ export class Registry {
     const identityJson = await this.guardedRead(ctx, "resolve", this.store.getIdentity, this.blind(handle));
     if (identityJson === null) return null;
     const key = this.keyring.active(this.now());
-    return sealEnvelope(key.pair, key.kid, this.pepper, handle, requesterPubkey, Buffer.from(identityJson, "utf8"));
+    const shared = await this.keyring.sharedSecret(key, requesterPubkey);
+    return sealWithShared(shared, key.kid, key.pair.publicKey, this.pepper, handle, Buffer.from(identityJson, "utf8"));
   }
 
   async checkUser(ctx: CallContext, handle: UserId): Promise<boolean> {

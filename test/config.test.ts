@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { x25519 } from "@noble/curves/ed25519.js";
@@ -103,6 +103,8 @@ describe("defaults", () => {
       presence: { ttlSeconds: 300, gcIntervalSeconds: 60 },
       pow: { enabled: false, difficulty: 18, ttlSeconds: 120 },
       log: { level: "info" },
+      // One X25519 thread whenever the machine has a second core.
+      crypto: { x25519Threads: availableParallelism() > 1 ? 1 : 0 },
     } satisfies Omit<Config, "envelope">);
     expect(envelope.keys).toHaveLength(1);
   });
@@ -172,6 +174,7 @@ describe("unknown keys", () => {
     ["storage", "[storage]\nfoo = 1"],
     ["presence", "[presence]\nfoo = 1"],
     ["pow", "[pow]\nfoo = 1"],
+    ["crypto", "[crypto]\nfoo = 1"],
   ])("refuses an unknown key in [%s]", (table, tables) => {
     refuse(http("", tables), `config: unknown key "${table}.foo"`);
   });
@@ -256,6 +259,11 @@ describe("bad values name their key", () => {
     ["storage.cluster_nodes", "", '[storage]\ncluster_nodes = ["::1:7000"]', /^config: storage\.cluster_nodes\[0\] must be "host:port"/],
     ["storage.url", "", '[storage]\nurl = "redis://r:6379"\ncluster_nodes = ["r:7000"]', "config: storage.url and storage.cluster_nodes are exclusive; set one"],
     ["storage.path", "", "[storage]\npath = 1", "config: storage.path must be a string (got 1)"],
+    ["crypto.x25519_threads", "", "[crypto]\nx25519_threads = 65", "config: crypto.x25519_threads must be an integer from 0 to 64 (got 65)"],
+    ["crypto.x25519_threads", "", "[crypto]\nx25519_threads = -1", "config: crypto.x25519_threads must be an integer from 0 to 64 (got -1)"],
+    ["crypto.x25519_threads", "", "[crypto]\nx25519_threads = 1.5", "config: crypto.x25519_threads must be an integer from 0 to 64 (got 1.5)"],
+    ["crypto.x25519_threads", "", '[crypto]\nx25519_threads = "2"', 'config: crypto.x25519_threads must be an integer from 0 to 64 (got "2")'],
+    ["crypto.x25519_threads", "", "[crypto]\nx25519_threads = true", "config: crypto.x25519_threads must be an integer from 0 to 64 (got true)"],
     ["tls.cert_pem_path", "", '[tls]\ncert_pem_path = ""\nkey_pem_path = "k"', "config: tls.cert_pem_path must not be empty"],
     ["tls.key_pem_path", "", '[tls]\ncert_pem_path = "c"', "config: tls.key_pem_path is required"],
     ["tls.client_ca_pem_path", "", '[tls]\ncert_pem_path = "c"\nkey_pem_path = "k"\nclient_ca_pem_path = ""', "config: tls.client_ca_pem_path must not be empty"],
@@ -325,6 +333,14 @@ describe("rate_limit.replicas", () => {
     const c = parseConfig(http("", "[rate_limit]\nreplicas = 3\nburst = 12"));
     expect(c.rateLimit.replicas).toBe(3);
     expect(c.rateLimit.burst).toBe(12);
+  });
+});
+
+describe("crypto.x25519_threads", () => {
+  it("reads 0 (X25519 on the event loop) up to 64 worker threads", () => {
+    for (const n of [0, 2, 64]) {
+      expect(parseConfig(http("", `[crypto]\nx25519_threads = ${n}`)).crypto).toEqual({ x25519Threads: n });
+    }
   });
 });
 
@@ -470,6 +486,7 @@ describe("result", () => {
     for (const part of [
       c, c.address, c.trustedProxies, c.limits, c.rateLimit, c.rateLimit.endpoints, c.envelope,
       c.envelope.keys, c.envelope.keys[0], c.storage, c.storage.clusterNodes, c.storage.clusterNodes[0], c.presence, c.pow,
+      c.crypto,
     ]) {
       expect(Object.isFrozen(part)).toBe(true);
     }

@@ -20,6 +20,7 @@ import { normalizeUsername, userIdOf } from "../src/crypto/userId.js";
 import { blindIndex, blindIndexHex } from "../src/crypto/blind.js";
 import { X25519KeyPair, generateX25519PrivateKey } from "../src/crypto/x25519.js";
 import { aeadKey, openEnvelope, sealEnvelope, xchachaOpen, xchachaSeal } from "../src/crypto/envelope.js";
+import { LOW_ORDER_HEX, LOW_ORDER_TOP_BIT_HEX } from "./helpers/lowOrder.js";
 
 interface WireEnvelope {
   kid: string;
@@ -205,25 +206,9 @@ describe("X25519: node:crypto against @noble", () => {
 });
 
 describe("X25519: bad peer keys are INVALID_INPUT", () => {
-  // libsodium's small-order list (has_small_order): 0, 1, the two order-8
-  // points, p-1, p, p+1. Each was checked to satisfy 8·P = O with an
-  // independent BigInt Montgomery ladder while writing these tests; @noble
-  // rejects them all below as well (its X25519 refuses an all-zero result).
-  const lowOrder = [
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-  ];
-  // X25519 ignores the top bit, so the same points with it set are low order too.
-  const withTopBit = lowOrder.map((h) => {
-    const b = hex(h);
-    b[31] = (b[31] ?? 0) | 0x80;
-    return toHex(b);
-  });
+  // libsodium's small-order list and the same points with the top bit set (see the helper).
+  const lowOrder = LOW_ORDER_HEX;
+  const withTopBit = LOW_ORDER_TOP_BIT_HEX;
 
   for (const h of [...lowOrder, ...withTopBit]) {
     it(`rejects ${h}`, () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
 import { KID, PEPPER, REGISTRY_PUBLIC, type Running, startRegistry, testToml } from "./helpers/registry.js";
 import { canonical, hex, identityFor, newRequester, sealForRegister, userId } from "./helpers/client.js";
+import { LOW_ORDER_HEX } from "./helpers/lowOrder.js";
 
 let reg: Running;
 beforeAll(async () => {
@@ -15,7 +16,11 @@ afterAll(async () => {
 });
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(reg.url + path, {
+  return postTo(reg.url, path, body, headers);
+}
+
+async function postTo(url: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url + path, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
@@ -167,6 +172,39 @@ describe("POST /register and /resolve", () => {
 
   it("refuses a body that is not declared as JSON", async () => {
     expectError(await post("/resolve", "{}", { "content-type": "text/plain" }), 400, "INVALID_INPUT");
+  });
+});
+
+// X25519 on the event loop (0) and on worker threads (2; the default is 1):
+// the same answers either way.
+describe.each([0, 2])("[crypto] x25519_threads = %i", (threads) => {
+  it("register, then concurrent resolves that requesters open with @noble; a low-order key is INVALID_INPUT", async () => {
+    const own = await startRegistry(testToml(`[crypto]\nx25519_threads = ${threads}`));
+    try {
+      // the setting reached the keyring: a pool exactly when threads > 0
+      const keyring = (own.app.registry as unknown as { keyring: { pool: unknown } }).keyring;
+      expect(keyring.pool !== null).toBe(threads > 0);
+
+      const name = `threads-${threads}`;
+      const { id, body } = registerBody(name);
+      expect((await postTo(own.url, "/register", body)).text).toBe('{"ok":true}');
+      const requesters = [newRequester(), newRequester(), newRequester(), newRequester()];
+      const answers = await Promise.all(
+        requesters.map((r) => postTo(own.url, "/resolve", { handle: body.handle, requester_ephemeral_pubkey_hex: r.publicHex })),
+      );
+      answers.forEach((res, i) => {
+        const { envelope } = JSON.parse(res.text) as { envelope: { sender_pubkey: string; nonce: string; ciphertext: string } };
+        expect(requesters[i]!.open(envelope, userId(name), PEPPER)).toBe(canonical(id));
+      });
+
+      const lowOrder = LOW_ORDER_HEX[2]!;
+      const bad = registerBody(`${name}-bad`).body;
+      bad.envelope.sender_pubkey = lowOrder;
+      expectError(await postTo(own.url, "/register", bad), 400, "INVALID_INPUT");
+      expectError(await postTo(own.url, "/resolve", { handle: body.handle, requester_ephemeral_pubkey_hex: lowOrder }), 400, "INVALID_INPUT");
+    } finally {
+      await own.stop();
+    }
   });
 });
 

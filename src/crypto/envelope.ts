@@ -95,7 +95,16 @@ export function openEnvelope(
   handle: Uint8Array,
   env: IdentityEnvelope,
 ): Uint8Array {
-  const shared = key.sharedSecret(env.senderPubkey);
+  return openWithShared(key.sharedSecret(env.senderPubkey), pepper, handle, env);
+}
+
+/** openEnvelope once S = X25519(key, env.senderPubkey) is known (the registry gets S from its X25519 threads). */
+export function openWithShared(
+  shared: Uint8Array,
+  pepper: Uint8Array,
+  handle: Uint8Array,
+  env: IdentityEnvelope,
+): Uint8Array {
   if (env.nonce.length !== NONCE_LEN) throw invalidInput("envelope could not be decrypted");
   let plaintext: Uint8Array | null;
   try {
@@ -139,11 +148,24 @@ export function sealEnvelope(
   nonce: Uint8Array = freshNonce(),
 ): IdentityEnvelope {
   const shared = key.sharedSecret(recipientPublic);
+  return sealWithShared(shared, kid, key.publicKey, pepper, handle, plaintext, nonce);
+}
+
+/** sealEnvelope once S = X25519(sender key, recipient) is known; `senderPubkey` is that key's public half. */
+export function sealWithShared(
+  shared: Uint8Array,
+  kid: Uint8Array,
+  senderPubkey: Uint8Array,
+  pepper: Uint8Array,
+  handle: Uint8Array,
+  plaintext: Uint8Array,
+  nonce: Uint8Array = freshNonce(),
+): IdentityEnvelope {
   let ciphertext: Uint8Array;
   try {
     ciphertext = xchachaSeal(blake3Into(AEAD_KEY, DOMAIN, pepper, handle, shared), nonce, plaintext, handle);
   } finally {
     AEAD_KEY.fill(0);
   }
-  return { kid, senderPubkey: key.publicKey, nonce, ciphertext };
+  return { kid, senderPubkey, nonce, ciphertext };
 }

@@ -9,12 +9,23 @@
 //   kills the server (replica crash tests), and one node start-up fewer.
 // Each CLI gets its own process group; stop() signals the whole group, so
 // nothing outlives a test file.
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncReturns } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 export const TSX = path.resolve("node_modules/.bin/tsx");
+
+/**
+ * Runs test/fixtures/`script` (TypeScript, through tsx) in a fresh node
+ * process with `args` and waits for it to exit. A process still running after
+ * `timeoutMs` is killed: status null, signal "SIGTERM".
+ */
+export function runFixture(script: string, args: string[] = [], timeoutMs = 15_000): SpawnSyncReturns<string> {
+  const file = fileURLToPath(new URL(`../fixtures/${script}`, import.meta.url));
+  return spawnSync(process.execPath, ["--import", "tsx", file, ...args], { encoding: "utf8", timeout: timeoutMs });
+}
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "enigma-cli-"));
 

@@ -13,10 +13,40 @@ export function isLogLevel(s: string): s is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(s);
 }
 
-/** A logger at `level`, writing to `destination` (default: stdout, synchronously, so lines survive process.exit). */
+/** A logger at `level`, writing to `destination` (default: stdout, one write per event-loop turn). */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   const opts = { level, base: { service: "enigma-node-registry" } };
-  return pino(opts, destination ?? pino.destination({ dest: 1, sync: true }));
+  return pino(opts, destination ?? stdoutPerTurn());
+}
+
+/**
+ * stdout, with the lines of one event-loop turn joined into one write. Every
+ * request writes a line, and a write(2) per line cost ~4 us of system time per
+ * request under load; this way the requests answered in one turn share one.
+ * Lines wait at most until the end of the turn that logged them (setImmediate),
+ * and are written synchronously at process exit, crashes included: only a
+ * SIGKILL in the middle of a turn loses that turn's lines.
+ */
+let sharedStdout: DestinationStream | undefined; // one per process, however many loggers
+
+function stdoutPerTurn(): DestinationStream {
+  if (sharedStdout !== undefined) return sharedStdout;
+  // SonicBoom, synchronous: retries EAGAIN and short writes on pipes.
+  const stdout = pino.destination({ dest: 1, sync: true });
+  let pending: string[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const text = pending.length === 1 ? (pending[0] as string) : pending.join("");
+    pending = [];
+    stdout.write(text);
+  };
+  process.on("exit", flush);
+  sharedStdout = {
+    write(line: string): void {
+      if (pending.push(line) === 1) setImmediate(flush);
+    },
+  };
+  return sharedStdout;
 }
 
 /** Logs an error that is a bug (INTERNAL) with its stack; `err` is pino's standard error serializer key. */

@@ -16,7 +16,7 @@ import { Metrics } from "../src/metrics.js";
 import { requestObserver } from "../src/observe.js";
 import type { Registry } from "../src/registry.js";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
-import { TSX, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
+import { TSX, runFixture, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
 import { canonical, identityFor, newRequester, sealForRegister, userId } from "./helpers/client.js";
 import { KID, PEPPER, REGISTRY_PUBLIC, startRegistry, testToml } from "./helpers/registry.js";
 import vectors from "./fixtures/vectors.json" with { type: "json" };
@@ -201,5 +201,44 @@ describe("log level", () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("--log-level");
+  }, 20_000);
+});
+
+describe("the default stdout destination (one write per event-loop turn)", () => {
+  // test/fixtures/logTurns.ts runs createLogger("info") in a process of its own,
+  // so these see exactly what reaches fd 1.
+  const linesOf = (stdout: string): Line[] => {
+    expect(stdout.endsWith("\n")).toBe(true); // nothing cut off mid-line
+    return stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Line); // each line complete JSON
+  };
+
+  it("writes every line, in order, with one write per turn", () => {
+    const r = runFixture("logTurns.ts", ["turns"]);
+    expect(r.status).toBe(0);
+    const lines = linesOf(r.stdout);
+    expect(lines.map((l) => [l["n"], l.msg])).toEqual([
+      [1, "first turn"],
+      [2, "first turn"],
+      [3, "first turn"],
+      [4, "later turn"],
+      [5, "later turn"],
+      [6, "later turn"],
+    ]);
+    for (const l of lines) expect(l).toMatchObject({ level: 30, service: "enigma-node-registry" });
+    // The point of the buffering: two turns, two write(2)s, not six.
+    expect(r.stderr).toBe("writes to stdout: 2\n");
+  }, 20_000);
+
+  it("writes the line of a turn that ends in process.exit()", () => {
+    const r = runFixture("logTurns.ts", ["exit"]);
+    expect(r.status).toBe(0);
+    expect(linesOf(r.stdout)).toEqual([expect.objectContaining({ level: 30, n: 1, msg: "before exit" })]);
+  }, 20_000);
+
+  it("writes the line of a turn that ends in an uncaught exception", () => {
+    const r = runFixture("logTurns.ts", ["throw"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("Error: fixture crash");
+    expect(linesOf(r.stdout)).toEqual([expect.objectContaining({ level: 30, n: 1, msg: "before throw" })]);
   }, 20_000);
 });

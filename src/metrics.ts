@@ -1,8 +1,11 @@
-// Prometheus metrics (prom-client), one private Registry per app so several
-// apps in one process (tests) never clash. The hot path only touches label
-// children created once per label combination and cached here: no string
-// keys built per request, no `.labels()` lookups after the first.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+// Prometheus metrics, one private prom-client Registry per app so several
+// apps in one process (tests) never clash. The Registry does the text
+// exposition and the process/nodejs metrics; the registry's own request and
+// storage metrics are plain-number series (metricSeries.ts) created once per
+// label combination and cached here, because prom-client's label children
+// validate and hash their labels on every inc()/observe().
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { CounterFamily, type CounterSeries, HistogramFamily, type HistogramSeries, registerFamily } from "./metricSeries.js";
 
 /** How a request reached the registry. */
 export type Surface = "json" | "connect" | "grpc" | "grpc_web";
@@ -12,54 +15,48 @@ export type ResultCode = string;
 // Registry calls take well under a millisecond to a few hundred; storage is similar.
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-type CounterChild = ReturnType<Counter["labels"]>;
-type HistogramChild = ReturnType<Histogram["labels"]>;
-
-/** The children of one operation on one surface. */
+/** The series of one operation on one surface. */
 class OperationSeries {
-  private readonly byCode = new Map<ResultCode, CounterChild>();
-  readonly latency: HistogramChild;
+  private readonly byCode = new Map<ResultCode, CounterSeries>();
+  readonly latency: HistogramSeries;
 
   constructor(
-    private readonly requests: Counter,
-    latency: Histogram,
+    private readonly m: Metrics,
     private readonly surface: Surface,
     private readonly operation: string,
   ) {
-    this.latency = latency.labels(surface, operation);
+    this.latency = m.latency.series(surface, operation);
   }
 
   count(code: ResultCode): void {
-    let child = this.byCode.get(code);
-    if (child === undefined) {
-      child = this.requests.labels(this.surface, this.operation, code);
-      this.byCode.set(code, child);
+    let series = this.byCode.get(code);
+    if (series === undefined) {
+      series = this.m.requests.series(this.surface, this.operation, code);
+      this.byCode.set(code, series);
     }
-    child.inc();
+    series.inc();
   }
 }
 
-/** Request metrics of one operation, with its children for every surface. */
+/** Request metrics of one operation, with its series for every surface. */
 export class OperationMetrics {
   // Created on first use, so surfaces an operation never sees export no empty histograms.
   private readonly series: Partial<Record<Surface, OperationSeries>> = {};
-  private readonly rateLimited: CounterChild;
-  private readonly powFailed: CounterChild;
+  // Counter series are exported (at 0) from creation, so rate() works from the first refusal.
+  private readonly rateLimited: CounterSeries;
+  private readonly powFailed: CounterSeries;
 
   constructor(
     private readonly m: Metrics,
     readonly name: string,
   ) {
-    // inc(0): the series exist (at 0) from the start, so rate() works from the first refusal.
-    this.rateLimited = m.rateLimited.labels(name);
-    this.rateLimited.inc(0);
-    this.powFailed = m.powFailures.labels(name);
-    this.powFailed.inc(0);
+    this.rateLimited = m.rateLimited.series(name);
+    this.powFailed = m.powFailures.series(name);
   }
 
   /** One finished request: `seconds` is its latency. */
   observe(surface: Surface, code: ResultCode, seconds: number): void {
-    const s = (this.series[surface] ??= new OperationSeries(this.m.requests, this.m.latency, surface, this.name));
+    const s = (this.series[surface] ??= new OperationSeries(this.m, surface, this.name));
     s.count(code);
     s.latency.observe(seconds);
     if (code === "RATE_LIMITED") this.rateLimited.inc();
@@ -69,66 +66,59 @@ export class OperationMetrics {
 
 /** Storage metrics of one Store method. */
 export class StorageMetrics {
-  readonly latency: HistogramChild;
-  readonly errors: CounterChild;
+  // The latency histogram is exported from its first observation; errors from now on (at 0).
+  readonly latency: HistogramSeries;
+  readonly errors: CounterSeries;
 
   constructor(m: Metrics, method: string) {
-    this.latency = m.storageLatency.labels(method);
-    this.errors = m.storageErrors.labels(method);
-    this.errors.inc(0);
+    this.latency = m.storageLatency.series(method);
+    this.errors = m.storageErrors.series(method);
   }
 }
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests: Counter;
-  readonly latency: Histogram;
-  readonly rateLimited: Counter;
-  readonly powFailures: Counter;
-  readonly storageLatency: Histogram;
-  readonly storageErrors: Counter;
+  readonly requests = new CounterFamily(
+    "enigma_requests_total",
+    "Registry requests by surface, operation and result code (WIRE.md code or OK)",
+    ["surface", "operation", "code"],
+  );
+  readonly latency = new HistogramFamily(
+    "enigma_request_duration_seconds",
+    "Registry request latency by surface and operation",
+    ["surface", "operation"],
+    LATENCY_BUCKETS,
+  );
+  readonly rateLimited = new CounterFamily(
+    "enigma_rate_limited_total",
+    "Requests refused by the rate limiter (RATE_LIMITED)",
+    ["operation"],
+  );
+  readonly powFailures = new CounterFamily(
+    "enigma_pow_failures_total",
+    "Requests refused for a missing or bad proof of work (POW_REQUIRED)",
+    ["operation"],
+  );
+  readonly storageLatency = new HistogramFamily(
+    "enigma_storage_duration_seconds",
+    "Store call latency by method",
+    ["method"],
+    LATENCY_BUCKETS,
+  );
+  readonly storageErrors = new CounterFamily(
+    "enigma_storage_errors_total",
+    "Store calls that failed (storage unreachable: UNAVAILABLE)",
+    ["method"],
+  );
   private readonly operations = new Map<string, OperationMetrics>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    const registers = [this.registry];
-    this.requests = new Counter({
-      name: "enigma_requests_total",
-      help: "Registry requests by surface, operation and result code (WIRE.md code or OK)",
-      labelNames: ["surface", "operation", "code"],
-      registers,
-    });
-    this.latency = new Histogram({
-      name: "enigma_request_duration_seconds",
-      help: "Registry request latency by surface and operation",
-      labelNames: ["surface", "operation"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.rateLimited = new Counter({
-      name: "enigma_rate_limited_total",
-      help: "Requests refused by the rate limiter (RATE_LIMITED)",
-      labelNames: ["operation"],
-      registers,
-    });
-    this.powFailures = new Counter({
-      name: "enigma_pow_failures_total",
-      help: "Requests refused for a missing or bad proof of work (POW_REQUIRED)",
-      labelNames: ["operation"],
-      registers,
-    });
-    this.storageLatency = new Histogram({
-      name: "enigma_storage_duration_seconds",
-      help: "Store call latency by method",
-      labelNames: ["method"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.storageErrors = new Counter({
-      name: "enigma_storage_errors_total",
-      help: "Store calls that failed (storage unreachable: UNAVAILABLE)",
-      labelNames: ["method"],
-      registers,
-    });
+    // Registration order is exposition order.
+    for (const family of [
+      this.requests, this.latency, this.rateLimited, this.powFailures, this.storageLatency, this.storageErrors,
+    ]) {
+      registerFamily(this.registry, family);
+    }
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -142,6 +132,7 @@ export class Metrics {
     return op;
   }
 
+  /** Call at set-up, not per request; two calls for one method share its series. */
   storage(method: string): StorageMetrics {
     return new StorageMetrics(this, method);
   }

@@ -3,11 +3,13 @@
 // and reflection never spend rate-limit tokens.
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Counter, Histogram, Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { type Running, connectClient, grpcWebClient, startRegistry, testToml } from "./helpers/registry.js";
+import { Metrics, type Surface } from "../src/metrics.js";
 
 const HANDLE = "ab".repeat(32);
 
@@ -123,5 +125,178 @@ describe("with a tiny rate limit and proof of work on", () => {
     expect(sample(text, 'enigma_pow_failures_total{operation="check_user"}')).toBe(1);
     expect(sample(text, requests("json", "get_envelope_public_key", "RATE_LIMITED"))).toBe(1);
     expect(sample(text, requests("json", "check_user", "POW_REQUIRED"))).toBe(1);
+  });
+});
+
+// The plain-number series (src/metricSeries.ts) must print exactly what the
+// prom-client Counter/Histogram label children they replaced printed.
+
+/** What the registry records, driven identically into the old and the new implementation. */
+interface Recorder {
+  operation(name: string): void;
+  observe(operation: string, surface: Surface, code: string, seconds: number): void;
+  storage(method: string): void;
+  storageObserve(method: string, seconds: number): void;
+  storageError(method: string, n?: number): void;
+  text(): Promise<string>;
+}
+
+/** The previous src/metrics.ts, reduced to its prom-client calls in the order it made them. */
+function promClientRecorder(): Recorder {
+  const registers = [new Registry()];
+  const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  const requests = new Counter({
+    name: "enigma_requests_total",
+    help: "Registry requests by surface, operation and result code (WIRE.md code or OK)",
+    labelNames: ["surface", "operation", "code"],
+    registers,
+  });
+  const latency = new Histogram({
+    name: "enigma_request_duration_seconds",
+    help: "Registry request latency by surface and operation",
+    labelNames: ["surface", "operation"],
+    buckets,
+    registers,
+  });
+  const rateLimited = new Counter({
+    name: "enigma_rate_limited_total",
+    help: "Requests refused by the rate limiter (RATE_LIMITED)",
+    labelNames: ["operation"],
+    registers,
+  });
+  const powFailures = new Counter({
+    name: "enigma_pow_failures_total",
+    help: "Requests refused for a missing or bad proof of work (POW_REQUIRED)",
+    labelNames: ["operation"],
+    registers,
+  });
+  const storageLatency = new Histogram({
+    name: "enigma_storage_duration_seconds",
+    help: "Store call latency by method",
+    labelNames: ["method"],
+    buckets,
+    registers,
+  });
+  const storageErrors = new Counter({
+    name: "enigma_storage_errors_total",
+    help: "Store calls that failed (storage unreachable: UNAVAILABLE)",
+    labelNames: ["method"],
+    registers,
+  });
+  return {
+    operation(name) {
+      rateLimited.labels(name).inc(0);
+      powFailures.labels(name).inc(0);
+    },
+    observe(operation, surface, code, seconds) {
+      requests.labels(surface, operation, code).inc();
+      latency.labels(surface, operation).observe(seconds);
+      if (code === "RATE_LIMITED") rateLimited.labels(operation).inc();
+      else if (code === "POW_REQUIRED") powFailures.labels(operation).inc();
+    },
+    storage(method) {
+      storageErrors.labels(method).inc(0);
+    },
+    storageObserve(method, seconds) {
+      storageLatency.labels(method).observe(seconds);
+    },
+    storageError(method, n) {
+      storageErrors.labels(method).inc(n);
+    },
+    text: () => registers[0]!.metrics(),
+  };
+}
+
+function seriesRecorder(): Recorder {
+  const metrics = new Metrics({ defaultMetrics: false });
+  return {
+    operation: (name) => void metrics.operation(name),
+    observe: (operation, surface, code, seconds) => metrics.operation(operation).observe(surface, code, seconds),
+    storage: (method) => void metrics.storage(method),
+    storageObserve: (method, seconds) => metrics.storage(method).latency.observe(seconds),
+    storageError: (method, n) => metrics.storage(method).errors.inc(n),
+    text: () => metrics.text(),
+  };
+}
+
+/** A deterministic mix: bucket bounds exactly, 0, above the last bound, float sums, escaped label values. */
+function record(r: Recorder): void {
+  const operations = ["check_user", "register", "resolve", 'we"ird\\op\nname'];
+  const surfaces: Surface[] = ["json", "connect", "grpc", "grpc_web"];
+  const codes = ["OK", "OK", "OK", "INVALID_INPUT", "RATE_LIMITED", "POW_REQUIRED", "CANCELLED"];
+  const methods = ["registerIfAbsent", "getIdentity", "hasIdentity", "ping"];
+  for (const op of operations) r.operation(op);
+  for (const m of methods) r.storage(m);
+  const exact = [0, 0.0005, 0.001, 5, 5.000001, 7, 0.1 + 0.2, 1e-9, 123.456];
+  let seed = 42;
+  const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = 0; i < 2000; i++) {
+    const op = operations[Math.floor(random() * 3)]!; // the odd name only below
+    const surface = surfaces[Math.floor(random() * surfaces.length)]!;
+    const code = codes[Math.floor(random() * codes.length)]!;
+    const seconds = i < exact.length ? exact[i]! : random() ** 4 * 3;
+    r.observe(op, surface, code, seconds);
+    // hasIdentity first, ping never: histograms appear in first-observation order, unobserved ones not at all.
+    r.storageObserve(i % 3 === 0 ? "getIdentity" : "hasIdentity", seconds / 2);
+    if (i % 97 === 0) r.storageError("hasIdentity", i % 2 === 0 ? undefined : 2);
+  }
+  r.observe(operations[3]!, "grpc", "OK", 0.01);
+}
+
+describe("metric series", () => {
+  it("print byte for byte what prom-client's Counter and Histogram children printed", async () => {
+    const old = promClientRecorder();
+    const now = seriesRecorder();
+    record(old);
+    record(now);
+    const expected = await old.text();
+    expect(expected).toContain('enigma_storage_duration_seconds_bucket{le="+Inf",method="hasIdentity"}');
+    expect(await now.text()).toBe(expected);
+  });
+
+  it("export cumulative buckets, +Inf, _sum and _count for known observations", async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const op = metrics.operation("check_user");
+    for (const s of [0.0003, 0.002, 7]) op.observe("json", "OK", s);
+    const text = await metrics.text();
+    const labels = 'surface="json",operation="check_user"';
+    const cumulative: [string, number][] = [
+      ["0.0005", 1], ["0.001", 1], ["0.0025", 2], ["0.005", 2], ["0.01", 2], ["0.025", 2], ["0.05", 2],
+      ["0.1", 2], ["0.25", 2], ["0.5", 2], ["1", 2], ["2.5", 2], ["5", 2], ["+Inf", 3],
+    ];
+    const lines = [
+      "# HELP enigma_request_duration_seconds Registry request latency by surface and operation",
+      "# TYPE enigma_request_duration_seconds histogram",
+      ...cumulative.map(([le, n]) => `enigma_request_duration_seconds_bucket{le="${le}",${labels}} ${n}`),
+      `enigma_request_duration_seconds_sum{${labels}} 7.0023`,
+      `enigma_request_duration_seconds_count{${labels}} 3`,
+    ];
+    expect(text).toContain(lines.join("\n") + "\n\n");
+    expect(text).toContain(`enigma_requests_total{${labels},code="OK"} 3\n`);
+  });
+
+  it("export refusal and storage error counters at 0 from the start, storage latency only once observed", async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.operation("register");
+    const ping = metrics.storage("ping");
+    let text = await metrics.text();
+    expect(text).toContain('enigma_rate_limited_total{operation="register"} 0\n');
+    expect(text).toContain('enigma_pow_failures_total{operation="register"} 0\n');
+    expect(text).toContain('enigma_storage_errors_total{method="ping"} 0\n');
+    expect(text).not.toContain("enigma_storage_duration_seconds_count");
+    ping.latency.observe(0.0001);
+    ping.errors.inc();
+    metrics.storage("ping").errors.inc(2); // a second storage() call shares the series
+    text = await metrics.text();
+    expect(text).toContain('enigma_storage_duration_seconds_count{method="ping"} 1\n');
+    expect(text).toContain('enigma_storage_errors_total{method="ping"} 3\n');
+  });
+
+  it("reject what prom-client rejected", () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const ping = metrics.storage("ping");
+    expect(() => ping.errors.inc(-1)).toThrow();
+    expect(() => ping.latency.observe(Number.NaN)).toThrow();
+    expect(() => metrics.requests.series("json")).toThrow(/3 label values/);
   });
 });

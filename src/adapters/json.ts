@@ -227,6 +227,7 @@ export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: R
 }
 
 function decodeURIComponentSafe(s: string): string {
+  if (!s.includes("%")) return s; // the usual case: 64 hex digits, nothing to decode
   try {
     return decodeURIComponent(s);
   } catch {

@@ -8,6 +8,7 @@ import path from "node:path";
 import autocannon from "autocannon";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { NPM_START_NODE_FLAGS } from "../test/helpers/npmStart.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -67,9 +68,15 @@ export interface SpawnOptions {
   readonly logDir: string;
 }
 
-/** `node [--cpu-prof] --import tsx <args>` in the project root, listening on `port`. */
+/**
+ * `node <npm start's node flags> [--cpu-prof] --import tsx <args>` in the
+ * project root, listening on `port`. Registry and baselines alike get the
+ * flags `npm start` runs the registry with, so a ratio compares code, not
+ * runtime settings.
+ */
 export async function spawnNode(name: string, args: string[], port: number, opts: SpawnOptions): Promise<NodeProc> {
-  const flags = opts.cpuProfDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir];
+  const profile = opts.cpuProfDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir];
+  const flags = [...NPM_START_NODE_FLAGS, ...profile];
   mkdirSync(opts.logDir, { recursive: true });
   const errLog = path.join(opts.logDir, `${name}.stderr.log`);
   const errFd = openSync(errLog, "w");

@@ -1,6 +1,7 @@
 // `npm run bench`: the registry against this machine's own limits, measured
 // in the same run. Every server is a separate process (the registry through
-// its CLI, `node --import tsx src/main.ts --config FILE`); the load generators
+// its CLI as `npm start` runs it, `node <flags> --import tsx src/main.ts
+// --config FILE`, the baselines with the same node flags); the load generators
 // (autocannon, h2load or a grpc-js loop) and the crypto-only loop run here.
 //
 // Figures (medians of ROUNDS rounds; every round measures every figure once,

@@ -1,10 +1,9 @@
-// The CLI as a user runs it: `npm start -- --config FILE` (tsx src/main.ts),
+// The CLI as a user runs it: `npm start -- --config FILE` (one node process),
 // the announce line with the real port, clean stop on SIGTERM/SIGINT, one-line
 // config errors, and keygen.
-import { spawnSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
-import { TSX, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
+import { runCli, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
 import { testToml } from "./helpers/registry.js";
 
 afterAll(stopAllClis);
@@ -25,7 +24,7 @@ describe("CLI", () => {
 
   it("stops with a one-line error naming the key on a bad config", () => {
     const file = writeConfig("bad.toml", testToml().replace("[rate_limit]", "[rate_limit]\nburst = 0"));
-    const r = spawnSync(TSX, ["src/main.ts", "--config", file], { encoding: "utf8" });
+    const r = runCli(["--config", file]);
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
@@ -34,13 +33,13 @@ describe("CLI", () => {
 
   it("refuses storage kind sled with a message that says to use redis", () => {
     const file = writeConfig("sled.toml", testToml("", { storage: '[storage]\nkind = "sled"\npath = "./db"' }));
-    const r = spawnSync(TSX, ["src/main.ts", "--config", file], { encoding: "utf8" });
+    const r = runCli(["--config", file]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("redis");
   }, 20_000);
 
   it("keygen prints an [envelope] block that loads", () => {
-    const r = spawnSync(TSX, ["src/main.ts", "keygen"], { encoding: "utf8" });
+    const r = runCli(["keygen"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("[envelope]");
     const config = parseConfig(`mode = "http"\n${r.stdout}`);

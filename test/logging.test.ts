@@ -3,7 +3,6 @@
 // request log object built above info, and the level from [log] level or
 // --log-level (the flag wins).
 import http from "node:http";
-import { spawnSync } from "node:child_process";
 import { createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -16,7 +15,7 @@ import { Metrics } from "../src/metrics.js";
 import { requestObserver } from "../src/observe.js";
 import type { Registry } from "../src/registry.js";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
-import { TSX, runFixture, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
+import { runCli, runFixture, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
 import { canonical, identityFor, newRequester, sealForRegister, userId } from "./helpers/client.js";
 import { KID, PEPPER, REGISTRY_PUBLIC, startRegistry, testToml } from "./helpers/registry.js";
 import vectors from "./fixtures/vectors.json" with { type: "json" };
@@ -197,7 +196,7 @@ describe("log level", () => {
   }, 30_000);
 
   it("refuses a bad --log-level with one line", () => {
-    const r = spawnSync(TSX, ["src/main.ts", "--config", writeConfig("lv.toml", testToml()), "--log-level", "loud"], { encoding: "utf8" });
+    const r = runCli(["--config", writeConfig("lv.toml", testToml()), "--log-level", "loud"]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("--log-level");

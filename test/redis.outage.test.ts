@@ -312,7 +312,7 @@ describe("the CLI started while Redis is down", () => {
     const port = await freePort();
     const redisUrl = `redis://127.0.0.1:${port}`;
     const file = writeConfig("redis-down.toml", redisToml({ storage: redisStorage(redisUrl, freshPrefix("cli-down")) }));
-    const cli = startCli(["--config", file], { via: "node" });
+    const cli = startCli(["--config", file]);
     let redis: RedisServer | undefined;
     try {
       const line = await cli.waitForOutput(/redis not reachable at (\S+), retrying\.\.\./, 20_000);

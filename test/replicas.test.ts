@@ -60,8 +60,8 @@ describe("two registry processes on one Redis", () => {
         pow: "enabled = true\ndifficulty = 4\nttl_seconds = 60",
       }),
     );
-    a = startCli(["--config", file], { via: "node" });
-    b = startCli(["--config", file], { via: "node" });
+    a = startCli(["--config", file]);
+    b = startCli(["--config", file]);
     [urlA, urlB] = await Promise.all([a.listening, b.listening]);
     expect(urlA).not.toBe(urlB);
   }, 60_000);

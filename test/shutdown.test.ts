@@ -129,7 +129,7 @@ describe("close(drainMs)", () => {
 
 describe("the CLI on SIGTERM", () => {
   it("finishes an in-flight request, refuses new connections, then exits 0", async () => {
-    const cli = startCli(["--config", writeConfig("drain.toml", testToml())], { via: "node" });
+    const cli = startCli(["--config", writeConfig("drain.toml", testToml())]);
     const url = await cli.listening;
     const slow = slowHttp1(url);
     await sleep(200);
@@ -149,7 +149,7 @@ describe("the CLI on SIGTERM", () => {
 
 describe("[limits] drain_seconds and keep_alive_seconds", () => {
   it("cuts a request still unfinished after drain_seconds and exits 0", async () => {
-    const cli = startCli(["--config", writeConfig("drain1.toml", testToml("[limits]\ndrain_seconds = 1"))], { via: "node" });
+    const cli = startCli(["--config", writeConfig("drain1.toml", testToml("[limits]\ndrain_seconds = 1"))]);
     const url = await cli.listening;
     const stuck = slowHttp1(url);
     const outcome = stuck.answer.then(() => "answered", () => "cut");

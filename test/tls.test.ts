@@ -4,7 +4,7 @@
 // configured CA on every surface, and start-up refusing bad PEM files.
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
@@ -12,11 +12,11 @@ import path from "node:path";
 import type { SecureVersion } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CertFiles, makeCerts } from "./helpers/certs.js";
+import { NPM_START_ARGS, runCli } from "./helpers/cli.js";
 import { freePort } from "./helpers/redisServer.js";
 import { type Running, startRegistry, testToml } from "./helpers/registry.js";
 
 const certs: CertFiles = makeCerts();
-const TSX = path.resolve("node_modules/.bin/tsx");
 
 function tlsToml(opts: { cert?: string; key?: string; ca?: string } = {}): string {
   const lines = [
@@ -215,7 +215,7 @@ describe("start-up with bad TLS files (CLI)", () => {
   function start(name: string, toml: string) {
     const file = path.join(certs.dir, `${name}.toml`);
     writeFileSync(file, toml);
-    return spawnSync(TSX, ["src/main.ts", "--config", file], { encoding: "utf8", timeout: 20_000 });
+    return runCli(["--config", file]);
   }
 
   const cases: [string, Parameters<typeof tlsToml>[0], string, string][] = [
@@ -252,7 +252,7 @@ describe("start-up with bad TLS files (CLI)", () => {
   it("announces https:// and serves when the files are good", async () => {
     const file = path.join(certs.dir, "good.toml");
     writeFileSync(file, tlsToml());
-    const child = spawn(TSX, ["src/main.ts", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...NPM_START_ARGS, "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = "";

@@ -1,21 +1,19 @@
 // Spawns the real CLI (src/main.ts) as a separate process, the way an operator
 // runs it, and watches its output: the announce line, log lines, exit.
 //
-// Two ways to start it:
-// - "tsx" (default): node_modules/.bin/tsx src/main.ts, exactly `npm start`.
-//   tsx is a wrapper: it runs the server in a child node process and relays
-//   SIGINT/SIGTERM, but a SIGKILL of the wrapper alone leaves the server running.
-// - "node": node --import tsx src/main.ts, one process, so SIGKILL really
-//   kills the server (replica crash tests), and one node start-up fewer.
-// Each CLI gets its own process group; stop() signals the whole group, so
-// nothing outlives a test file.
+// It is started with exactly the node arguments of `npm start` (read from
+// package.json): one node process, so a SIGKILL really kills the server
+// (replica crash tests). Each CLI gets its own process group; stop() signals
+// the whole group, so nothing outlives a test file.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncReturns } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { NPM_START_ARGS } from "./npmStart.js";
 
-export const TSX = path.resolve("node_modules/.bin/tsx");
+export { NPM_START_ARGS };
+
 
 /**
  * Runs test/fixtures/`script` (TypeScript, through tsx) in a fresh node
@@ -25,6 +23,11 @@ export const TSX = path.resolve("node_modules/.bin/tsx");
 export function runFixture(script: string, args: string[] = [], timeoutMs = 15_000): SpawnSyncReturns<string> {
   const file = fileURLToPath(new URL(`../fixtures/${script}`, import.meta.url));
   return spawnSync(process.execPath, ["--import", "tsx", file, ...args], { encoding: "utf8", timeout: timeoutMs });
+}
+
+/** Runs the CLI (as `npm start -- ARGS` would) to completion: for start-up errors and keygen. */
+export function runCli(args: string[], timeoutMs = 20_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [...NPM_START_ARGS, ...args], { encoding: "utf8", timeout: timeoutMs });
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "enigma-cli-"));
@@ -51,12 +54,9 @@ export interface Cli {
 
 const running = new Set<Cli>();
 
-export function startCli(args: string[], opts: { via?: "tsx" | "node" } = {}): Cli {
+export function startCli(args: string[]): Cli {
   const spawnOpts: SpawnOptions = { stdio: ["ignore", "pipe", "pipe"], detached: true };
-  const child: ChildProcess =
-    opts.via === "node"
-      ? spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], spawnOpts)
-      : spawn(TSX, ["src/main.ts", ...args], spawnOpts);
+  const child: ChildProcess = spawn(process.execPath, [...NPM_START_ARGS, ...args], spawnOpts);
   let stdout = "";
   let stderr = "";
   let alive = true;

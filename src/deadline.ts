@@ -59,7 +59,8 @@ export class Deadline {
       this.timer = null;
       return;
     }
-    this.timer = setTimeout(this.fire, Math.max(0, this.head.at - performance.now()));
+    // Whole ms, rounded up: the timer then fires at or after the deadline, not just before it.
+    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(this.head.at - performance.now())));
     this.timer.unref(); // pending work keeps the process alive, not its deadline
   }
 

@@ -50,7 +50,12 @@ export class X25519Pool {
     for (let i = 0; i < threads; i++) this.lanes.push(this.spawn());
   }
 
-  /** X25519(keys[keyIndex], peer); INVALID_INPUT for a malformed, all-zero or low-order peer key. */
+  /**
+   * X25519(keys[keyIndex], peer); INVALID_INPUT for a malformed, all-zero or
+   * low-order peer key. `peer` is read when the turn's batch is built, so the
+   * caller must not change it before then (the registry's come fresh from
+   * each request).
+   */
   sharedSecret(keyIndex: number, peer: Uint8Array): Promise<Uint8Array> {
     if (peer.length !== 32) return Promise.reject(invalidInput("invalid X25519 public key"));
     if (this.closed) return Promise.reject(new Error("X25519 pool is closed"));

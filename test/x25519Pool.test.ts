@@ -69,14 +69,14 @@ async function expectInvalidKey(p: Promise<unknown>): Promise<void> {
 }
 
 describe.each([1, 2])("%i thread(s): byte-identical to @noble", (threads) => {
-  it("300 jobs over 3 keys issued in one turn travel as one batch", async () => {
+  it("300 jobs over 3 keys issued in one turn travel in messages of at most 8 jobs", async () => {
     const pool = newPool(threads);
     const batches = countBatches(pool);
     expect(await secretsOf(pool, CASES)).toEqual(CASES.map((c) => c.expected));
-    expect(batches().reduce((a, b) => a + b)).toBe(1);
+    expect(batches().reduce((a, b) => a + b)).toBe(Math.ceil(300 / 8));
   });
 
-  it("the same jobs spread over 10 turns travel as 10 batches", async () => {
+  it("the same jobs spread over 10 turns of 30: three full messages and the rest at each turn's end", async () => {
     const pool = newPool(threads);
     const batches = countBatches(pool);
     const pending: Promise<string[]>[] = [];
@@ -85,8 +85,20 @@ describe.each([1, 2])("%i thread(s): byte-identical to @noble", (threads) => {
       await nextTurn(); // this turn's flush was scheduled first, so it has run
     }
     expect((await Promise.all(pending)).flat()).toEqual(CASES.map((c) => c.expected));
-    expect(batches().reduce((a, b) => a + b)).toBe(10);
+    expect(batches().reduce((a, b) => a + b)).toBe(10 * 4);
   });
+});
+
+it("a full message leaves at once; fewer jobs wait for the end of the turn", async () => {
+  const pool = newPool(1);
+  const batches = countBatches(pool);
+  const first = secretsOf(pool, CASES.slice(0, 8));
+  expect(batches()).toEqual([1]); // 8 queued: posted at once
+  const rest = secretsOf(pool, CASES.slice(8, 13));
+  expect(batches()).toEqual([1]); // 5 queued: not yet
+  await nextTurn();
+  expect(batches()).toEqual([2]);
+  expect([...(await first), ...(await rest)]).toEqual(CASES.slice(0, 13).map((c) => c.expected));
 });
 
 it("keyIndex selects the key", async () => {
@@ -97,16 +109,13 @@ it("keyIndex selects the key", async () => {
   expect(new Set(got).size).toBe(KEYS.length);
 });
 
-it("with 2 threads, a batch sent while one worker is busy goes to the other", async () => {
-  // A fresh pool's workers are still starting (tens of ms), so the first batch
-  // is certainly unanswered when the second is sent a turn later.
+it("with 2 threads, the messages go to the less busy worker, so both get work", async () => {
   const pool = newPool(2);
   const batches = countBatches(pool);
-  const first = secretsOf(pool, CASES.slice(0, 150));
-  await nextTurn();
-  const second = secretsOf(pool, CASES.slice(150));
-  expect([...(await first), ...(await second)]).toEqual(CASES.map((c) => c.expected));
-  expect(batches()).toEqual([1, 1]);
+  expect(await secretsOf(pool, CASES)).toEqual(CASES.map((c) => c.expected));
+  const [a, b] = batches();
+  expect(a! + b!).toBe(Math.ceil(300 / 8));
+  expect(Math.abs(a! - b!)).toBeLessThanOrEqual(1); // fresh workers answer nothing meanwhile: they alternate
 });
 
 it("gives the shared secrets of test/fixtures/vectors.json", async () => {
@@ -148,11 +157,15 @@ describe("bad peer keys are INVALID_INPUT", () => {
       good: pool.sharedSecret(c.keyIndex, c.peer).then(hex),
       bad: i % 2 === 0 ? pool.sharedSecret(i % KEYS.length, bad[i / 2]!) : null,
     }));
+    const extra = CASES.slice(good.length, good.length + 2); // makes 32 + 2 + 14 = 48 jobs for the workers
+    const extraSecrets = secretsOf(pool, extra);
     const refusals = calls.flatMap((c) => (c.bad === null ? [] : [expectInvalidKey(c.bad)]));
     expect(refusals).toHaveLength(bad.length);
     expect(await Promise.all(calls.map((c) => c.good))).toEqual(good.map((c) => c.expected));
+    expect(await extraSecrets).toEqual(extra.map((c) => c.expected));
     await Promise.all(refusals);
-    expect(batches().reduce((a, b) => a + b)).toBe(1); // the wrong lengths never reach a worker
+    // 48 jobs: 6 messages of 8. The two wrong lengths never reach a worker (50 would need 7).
+    expect(batches().reduce((a, b) => a + b)).toBe(6);
   });
 });
 
@@ -160,7 +173,7 @@ describe("a worker that dies", () => {
   it("by a bug (an uncaught exception) fails the jobs it held; a replacement serves later calls", async () => {
     const pool = newPool(1);
     const [worker] = workersOf(pool);
-    const held = CASES.slice(0, 20).map((c) => pool.sharedSecret(c.keyIndex, c.peer));
+    const held = CASES.slice(0, 5).map((c) => pool.sharedSecret(c.keyIndex, c.peer));
     // A message the worker cannot read (null.length throws) is posted before
     // this turn's batch, so the worker dies with that batch unanswered.
     worker!.postMessage(null);
@@ -179,7 +192,7 @@ describe("a worker that dies", () => {
   it("by exiting (terminate) fails the jobs it held; a replacement serves later calls", async () => {
     const pool = newPool(1);
     const [worker] = workersOf(pool);
-    const held = CASES.slice(0, 20).map((c) => pool.sharedSecret(c.keyIndex, c.peer));
+    const held = CASES.slice(0, 5).map((c) => pool.sharedSecret(c.keyIndex, c.peer));
     await nextTurn(); // the batch is posted; the fresh worker is still starting
     await worker!.terminate();
     for (const r of await Promise.allSettled(held)) {

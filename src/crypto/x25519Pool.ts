@@ -4,10 +4,11 @@
 //
 // Jobs leave in messages of up to MAX_BATCH (one copy, one wake-up of the
 // worker each): a full one at once, the rest of a turn when that turn ends
-// (setImmediate); the worker answers each message with one, in order. Byte-identical to X25519KeyPair's
-// synchronous sharedSecret (test/x25519Pool.test.ts checks both against @noble).
+// (setImmediate); the worker answers each message with one, in order.
+// Byte-identical to X25519KeyPair's synchronous sharedSecret
+// (test/x25519Pool.test.ts checks both against @noble).
 import { Worker } from "node:worker_threads";
-import { invalidInput } from "../errors.js";
+import { invalidPeerKey, isUsableSharedSecret } from "./x25519.js";
 
 const JOB = 33; // [key index][peer public key]
 const RESULT = 33; // [1 = ok][shared secret]
@@ -59,12 +60,12 @@ export class X25519Pool {
 
   /**
    * X25519(keys[keyIndex], peer); INVALID_INPUT for a malformed, all-zero or
-   * low-order peer key. `peer` is read when the turn's batch is built, so the
-   * caller must not change it before then (the registry's come fresh from
-   * each request).
+   * low-order peer key. `peer` is read when its message is built (at once
+   * or at the end of the turn), so the caller must not change it before then
+   * (the registry's come fresh from each request).
    */
   sharedSecret(keyIndex: number, peer: Uint8Array): Promise<Uint8Array> {
-    if (peer.length !== 32) return Promise.reject(invalidInput("invalid X25519 public key"));
+    if (peer.length !== 32) return Promise.reject(invalidPeerKey());
     if (this.closed) return Promise.reject(new Error("X25519 pool is closed"));
     return new Promise((resolve, reject) => {
       this.queued.push({ keyIndex, peer, resolve, reject });
@@ -131,12 +132,9 @@ export class X25519Pool {
       if (lane.jobs === 0) worker.unref(); // idle again
       batch.forEach((job, i) => {
         const at = i * RESULT;
-        if (results[at] !== 1) return job.reject(invalidInput("invalid X25519 public key"));
         const shared = results.slice(at + 1, at + RESULT);
-        let acc = 0;
-        for (const byte of shared) acc |= byte; // RFC 7748 §6.1, should OpenSSL ever not refuse it
-        if (acc === 0) job.reject(invalidInput("invalid X25519 public key"));
-        else job.resolve(shared);
+        if (results[at] === 1 && isUsableSharedSecret(shared)) job.resolve(shared);
+        else job.reject(invalidPeerKey());
       });
     });
     // A worker only dies from a bug or exhaustion: fail what it held, start
@@ -157,7 +155,7 @@ export class X25519Pool {
     };
     worker.on("error", replace);
     worker.on("exit", (code) => replace(new Error(`X25519 worker exited with code ${code}`)));
-    // An idle worker never keeps the process alive (flush refs it while it
+    // An idle worker never keeps the process alive (post() refs it while it
     // holds jobs). After the listeners: adding a "message" listener refs the
     // worker again, undoing an earlier unref().
     worker.unref();

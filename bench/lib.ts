@@ -1,14 +1,14 @@
 // Bench plumbing: child processes, load generators (autocannon for HTTP/1.1,
 // h2load or a @grpc/grpc-js loop for gRPC) and small statistics. Nothing here
 // runs inside a measured server's process.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import autocannon from "autocannon";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { NPM_START_NODE_FLAGS } from "../test/helpers/npmStart.js";
+import { freePort, waitForPort } from "../test/helpers/ports.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -20,37 +20,7 @@ export function median(xs: readonly number[]): number {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, timeoutMs: number, name: string, errLog: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${name} exited before listening:\n${readText(errLog).slice(-2000)}`);
-    }
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port} within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
+export { freePort };
 
 export interface NodeProc {
   readonly name: string;
@@ -87,7 +57,14 @@ export async function spawnNode(name: string, args: string[], port: number, opts
   });
   closeSync(errFd);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitForPort(port, child, 30_000, name, errLog);
+  await waitForPort(port, {
+    timeoutMs: 30_000,
+    what: name,
+    gaveUp: () =>
+      child.exitCode !== null || child.signalCode !== null
+        ? new Error(`${name} exited before listening:\n${readText(errLog).slice(-2000)}`)
+        : null,
+  });
   return {
     name,
     port,

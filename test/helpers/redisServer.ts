@@ -2,9 +2,9 @@
 // tests never touch (or flush) the machine's shared Redis on 6379.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort, waitForPort } from "./ports.js";
 
 export interface RedisServer {
   readonly port: number;
@@ -13,34 +13,7 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { freePort };
 
 /** Extra args are passed to redis-server (e.g. ["--cluster-enabled", "yes"]). */
 export async function startRedis(extraArgs: string[] = [], port?: number): Promise<RedisServer> {
@@ -52,7 +25,7 @@ export async function startRedis(extraArgs: string[] = [], port?: number): Promi
     { stdio: "ignore" },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitForPort(p, 5000);
+  await waitForPort(p, { timeoutMs: 5000, what: "redis-server" });
   return {
     port: p,
     url: `redis://127.0.0.1:${p}`,

@@ -15,15 +15,29 @@ export type ErrorCode =
   | "INTERNAL"
   | "UNAVAILABLE";
 
+/**
+ * A finer cause within a code, for clients that act on it (refresh the
+ * envelope keys, fetch a new PoW challenge) without parsing messages.
+ */
+export type ErrorReason = "UNKNOWN_ENVELOPE_KEY" | "EXPIRED_ENVELOPE_KEY" | "POW_INVALID";
+
 export class RegistryError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
+  readonly reason: ErrorReason | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, opts?: { readonly reason?: ErrorReason }) {
     super(message);
     this.name = "RegistryError";
     this.code = code;
     this.details = details;
+    this.reason = opts?.reason;
+  }
+
+  /** details.retry_after_ms when set (RATE_LIMITED carries it), else undefined. */
+  get retryAfterMs(): number | undefined {
+    const ms = this.details?.["retry_after_ms"];
+    return typeof ms === "number" ? ms : undefined;
   }
 }
 
@@ -53,8 +67,8 @@ export const CONNECT_CODE: Readonly<Record<ErrorCode, Code>> = {
   UNAVAILABLE: Code.Unavailable,
 };
 
-export const invalidInput = (message: string): RegistryError =>
-  new RegistryError("INVALID_INPUT", message);
+export const invalidInput = (message: string, reason?: ErrorReason): RegistryError =>
+  new RegistryError("INVALID_INPUT", message, undefined, reason === undefined ? undefined : { reason });
 
 /** Anything that is not a RegistryError is a bug: clients only ever see INTERNAL. */
 export function asRegistryError(err: unknown): RegistryError {

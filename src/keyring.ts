@@ -60,8 +60,11 @@ export class Keyring {
 
   /** Register accepts any listed, unexpired key, active or not, so clients survive a rotation. */
   forRegister(kidHex: string, nowMs: number): EnvelopeKey {
+    // Both messages say "envelope key" (older clients match on it); the
+    // reason tells newer ones which it was.
     const key = this.byKid.get(kidHex);
-    if (key === undefined || expired(key, nowMs)) throw invalidInput("unknown or expired envelope key");
+    if (key === undefined) throw invalidInput("unknown envelope key", "UNKNOWN_ENVELOPE_KEY");
+    if (expired(key, nowMs)) throw invalidInput("expired envelope key", "EXPIRED_ENVELOPE_KEY");
     return key;
   }
 

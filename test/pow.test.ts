@@ -94,7 +94,10 @@ describe("PowGuard input checks", () => {
   ])("refuses %s", async (_name, header) => {
     const { pow } = setup({}, Buffer.from(V.challenge, "hex"));
     await pow.issue();
-    await expectRequired(pow.verify(header));
+    const err = await powError(pow.verify(header));
+    expect(err.code).toBe("POW_REQUIRED");
+    // A sent header that fails is POW_INVALID; none (or an empty one) is just POW_REQUIRED.
+    expect(err.reason).toBe(header ? "POW_INVALID" : undefined);
   });
 
   it("accepts a solution of exactly the maximum length when it meets the difficulty", async () => {

@@ -39,6 +39,10 @@ export function solvePow(challenge: string, difficulty: number): string {
 }
 
 const required = (message: string): RegistryError => new RegistryError("POW_REQUIRED", message);
+// A header was sent but refused: the client should fetch a new challenge
+// rather than just add one.
+const invalid = (message: string): RegistryError =>
+  new RegistryError("POW_REQUIRED", message, undefined, { reason: "POW_INVALID" });
 
 export class PowGuard {
   private readonly now: () => number;
@@ -83,14 +87,14 @@ export class PowGuard {
       solution.length > MAX_SOLUTION_LENGTH ||
       !SOLUTION.test(solution)
     ) {
-      throw required("malformed proof of work: expected <32 hex challenge>:<solution>");
+      throw invalid("malformed proof of work: expected <32 hex challenge>:<solution>");
     }
     // Hash first: a wrong solution costs no store round trip and cannot burn a challenge.
     if (!leadingZeroBitsOk(powDigest(challenge, solution), this.cfg.difficulty)) {
-      throw required("insufficient proof of work");
+      throw invalid("insufficient proof of work");
     }
     if (!(await this.store.takePowChallenge(challenge))) {
-      throw required("unknown, used or expired proof of work challenge");
+      throw invalid("unknown, used or expired proof of work challenge");
     }
   }
 }

@@ -2,7 +2,7 @@
 // messages -> domain types -> the same operations as the JSON paths. Errors
 // carry the WIRE.md code as an ErrorInfo detail.
 import { performance } from "node:perf_hooks";
-import { create } from "@bufbuild/protobuf";
+import { type MessageInitShape, create } from "@bufbuild/protobuf";
 import {
   ConnectError,
   type ConnectRouter,
@@ -17,7 +17,7 @@ import type { ClientIpResolver } from "../guard/clientIp.js";
 import { type RequestObserver, rpcSurface } from "../observe.js";
 import { type BatchLimits, checkBatch } from "../limits.js";
 import type { Registry } from "../registry.js";
-import type { Request } from "./http.js";
+import { type Request, retryAfterSeconds } from "./http.js";
 import * as validate from "../validate.js";
 import {
   EnvelopePublicKeySchema,
@@ -64,7 +64,15 @@ function requestHeaders(ctx: HandlerContext, peer: Peer): { readonly contentType
 export function toConnectError(err: unknown, onInternalError: (err: unknown) => void): ConnectError {
   const e = asRegistryError(err);
   if (e.code === "INTERNAL") onInternalError(err);
-  return new ConnectError(e.message, CONNECT_CODE[e.code], undefined, [{ desc: ErrorInfoSchema, value: { code: e.code } }], err);
+  const info: MessageInitShape<typeof ErrorInfoSchema> = { code: e.code };
+  const retryAfterMs = e.retryAfterMs;
+  if (retryAfterMs !== undefined) info.retryAfterMs = BigInt(retryAfterMs);
+  if (e.reason !== undefined) info.reason = e.reason;
+  // Metadata becomes response headers on the Connect protocol (its 429 then
+  // has Retry-After, as the JSON paths' does) and trailers on gRPC.
+  const retryAfter = retryAfterSeconds(e);
+  const metadata = retryAfter === undefined ? undefined : { "retry-after": retryAfter };
+  return new ConnectError(e.message, CONNECT_CODE[e.code], metadata, [{ desc: ErrorInfoSchema, value: info }], err);
 }
 
 function handle(bytes: Uint8Array): Uint8Array {

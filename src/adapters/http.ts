@@ -24,8 +24,16 @@ export function sendJson(res: Response, status: number, body: string): void {
 
 export function errorBody(err: RegistryError): string {
   const error: Record<string, unknown> = { code: err.code, message: err.message };
-  if (err.details !== undefined) error["details"] = err.details;
+  // The reason goes last into details, so bodies without one keep every byte.
+  const details = err.reason === undefined ? err.details : { ...err.details, reason: err.reason };
+  if (details !== undefined) error["details"] = details;
   return JSON.stringify({ error });
+}
+
+/** Retry-After (whole seconds, rounded up) for a RATE_LIMITED error, else undefined. */
+export function retryAfterSeconds(err: RegistryError): string | undefined {
+  const ms = err.code === "RATE_LIMITED" ? err.retryAfterMs : undefined;
+  return ms === undefined ? undefined : String(Math.ceil(ms / 1000));
 }
 
 export function sendError(req: Request, res: Response, err: RegistryError): void {
@@ -34,6 +42,8 @@ export function sendError(req: Request, res: Response, err: RegistryError): void
   if (err.code === "PAYLOAD_TOO_LARGE" && req.httpVersionMajor === 1) {
     res.setHeader("connection", "close");
   }
+  const retryAfter = retryAfterSeconds(err);
+  if (retryAfter !== undefined) res.setHeader("retry-after", retryAfter);
   sendJson(res, HTTP_STATUS[err.code], errorBody(err));
 }
 

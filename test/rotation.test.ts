@@ -81,6 +81,7 @@ describe("envelope key rotation", () => {
     expect(refused.status).toBe(400);
     expect(refused.json.error.code).toBe("INVALID_INPUT");
     expect(refused.json.error.message).toContain("envelope key");
+    expect(refused.json.error.details).toEqual({ reason: "EXPIRED_ENVELOPE_KEY" });
     expect((await register("rot-4", B)).status).toBe(200);
     expect(await resolve("rot-2")).toBe(B.kid);
     expect(await resolve("rot-4")).toBe(B.kid);

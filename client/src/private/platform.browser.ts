@@ -1,0 +1,55 @@
+// The client's runtime in browsers (and any fetch-only runtime): fetch for the
+// JSON paths, connect-web transports for Connect and gRPC-Web, @noble SHA-256.
+// gRPC needs HTTP/2 trailers, which browsers do not expose: use gRPC-Web.
+import type { Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { utf8 } from "../wire/bytes.js";
+import { RegistryClientError, invalidInput } from "./errors.js";
+import { type HttpAnswer, type HttpRequest, MAX_ANSWER_BYTES, type Platform, type TlsOptions } from "./platform.js";
+
+export function createPlatform(baseUrl: string, tls: TlsOptions | undefined): Platform {
+  if (tls !== undefined && (tls.ca !== undefined || tls.cert !== undefined || tls.key !== undefined)) {
+    throw invalidInput("tls options work in Node only; a browser uses its own trust store and certificates");
+  }
+  const base = baseUrl.replace(/\/+$/, "");
+  const transports = new Map<string, Transport>();
+
+  async function exchange(req: HttpRequest): Promise<HttpAnswer> {
+    let res: Response;
+    try {
+      res = await fetch(base + req.path, {
+        method: req.method,
+        headers: req.headers,
+        ...(req.body === undefined ? {} : { body: req.body }),
+        signal: req.signal,
+      });
+    } catch (err) {
+      if (err instanceof Error && err.name === "AbortError") throw err;
+      throw new RegistryClientError("NETWORK", err instanceof Error ? err.message : String(err), { cause: err });
+    }
+    const body = await res.text();
+    if (body.length > MAX_ANSWER_BYTES) throw new RegistryClientError("BAD_RESPONSE", `answer larger than ${MAX_ANSWER_BYTES} bytes`);
+    return { status: res.status, header: (name) => res.headers.get(name), body };
+  }
+
+  return {
+    http: exchange,
+    async transport(protocol) {
+      if (protocol === "grpc") {
+        throw invalidInput('protocol "grpc" needs HTTP/2 and works in Node only; in a browser use "grpc-web" or "connect"');
+      }
+      let t = transports.get(protocol);
+      if (t === undefined) {
+        const options = { baseUrl: base };
+        t = protocol === "connect" ? createConnectTransport({ ...options, useBinaryFormat: true }) : createGrpcWebTransport(options);
+        transports.set(protocol, t);
+      }
+      return t;
+    },
+    sha256Ascii: (input) => sha256(utf8(input)),
+    async close() {
+      transports.clear();
+    },
+  };
+}

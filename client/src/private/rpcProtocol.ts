@@ -1,0 +1,121 @@
+// RegistryService over Connect, gRPC or gRPC-Web, through connect-es and the
+// code generated from this repository's proto. Errors carry an ErrorInfo
+// detail with the registry's code; without one (a proxy, a dead connection)
+// the transport's code decides.
+import { create } from "@bufbuild/protobuf";
+import { type CallOptions, type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { bytesToHex } from "../wire/bytes.js";
+import {
+  ErrorInfoSchema,
+  type EnvelopePublicKey as ProtoKey,
+  type IdentityEnvelope as ProtoEnvelope,
+  IdentityEnvelopeSchema,
+  PublicIdentitySchema,
+  RegistryService,
+} from "../../../gen/enigma/registry/v1/registry_pb.js";
+import type { Envelope } from "./envelope.js";
+import { type RegistryErrorCode, RegistryClientError, badResponse, isRegistryCode } from "./errors.js";
+import type { Platform, RpcProtocol } from "./platform.js";
+import type { Attempt, EnvelopeKey, Protocol } from "./protocol.js";
+
+export function createRpcProtocol(platform: Platform, protocol: RpcProtocol): Protocol {
+  let client: Promise<Client<typeof RegistryService>> | undefined;
+  const rpc = async <T>(a: Attempt, fn: (c: Client<typeof RegistryService>, o: CallOptions) => Promise<T>): Promise<T> => {
+    client ??= platform.transport(protocol).then((t) => createClient(RegistryService, t));
+    const c = await client;
+    try {
+      return await fn(c, { signal: a.signal, timeoutMs: a.timeoutMs, headers: a.headers });
+    } catch (err) {
+      throw fromConnectError(err);
+    }
+  };
+
+  return {
+    async register(handle, envelope, a) {
+      const res = await rpc(a, (c, o) => c.register({ handle, envelope: create(IdentityEnvelopeSchema, envelope) }, o));
+      if (!res.ok) throw badResponse("Register answered ok = false");
+    },
+    async resolve(handle, requesterEphemeralPubkey, a) {
+      const res = await rpc(a, (c, o) => c.resolve({ handle, requesterEphemeralPubkey }, o));
+      if (res.handle.length !== 0 && bytesToHex(res.handle) !== bytesToHex(handle)) throw badResponse("Resolve: answer for another handle");
+      return res.envelope === undefined ? null : envelopeFrom(res.envelope);
+    },
+    async checkUser(handle, a) {
+      return (await rpc(a, (c, o) => c.checkUser({ handle }, o))).exists;
+    },
+    async announce(userId, addr, tsMs, a) {
+      const res = await rpc(a, (c, o) => c.announce({ presence: { userId, addr, tsMs: BigInt(tsMs) } }, o));
+      if (!res.ok) throw badResponse("Announce answered ok = false");
+    },
+    async sync(identities, a) {
+      const msgs = identities.map((id) =>
+        create(PublicIdentitySchema, {
+          userId: id.userId,
+          ...(id.usernameHint === null ? {} : { usernameHint: id.usernameHint }),
+          signingPublicKey: id.signingPublicKey,
+          encryptionPublicKey: id.encryptionPublicKey,
+          signature: id.signature,
+          createdAtMs: BigInt(id.createdAtMs),
+        }),
+      );
+      return (await rpc(a, (c, o) => c.sync({ identities: msgs }, o))).merged;
+    },
+    async listNodes(a) {
+      return (await rpc(a, (c, o) => c.listNodes({}, o))).nodes.map((n) => n.baseUrl);
+    },
+    async addNodes(baseUrls, a) {
+      return (await rpc(a, (c, o) => c.addNodes({ nodes: baseUrls.map((baseUrl) => ({ baseUrl })) }, o))).merged;
+    },
+    async envelopeKeys(a) {
+      return (await rpc(a, (c, o) => c.listEnvelopePublicKeys({}, o))).keys.map(keyFrom);
+    },
+    async powChallenge(a) {
+      const res = await rpc(a, (c, o) => c.getPowChallenge({}, o));
+      return { challenge: res.challenge, difficulty: res.difficulty, expiresMs: safeNumber(res.expiresMs, "expires_ms") };
+    },
+  };
+}
+
+function safeNumber(v: bigint, field: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw badResponse(`${field} is above 2^53-1`);
+  return Number(v);
+}
+
+function envelopeFrom(env: ProtoEnvelope): Envelope {
+  return { kid: env.kid, senderPubkey: env.senderPubkey, nonce: env.nonce, ciphertext: env.ciphertext };
+}
+
+function keyFrom(key: ProtoKey): EnvelopeKey {
+  if (key.kid.length !== 8 || key.x25519PublicKey.length !== 32) throw badResponse("envelope key of the wrong size");
+  return {
+    kid: bytesToHex(key.kid),
+    publicKey: key.x25519PublicKey,
+    active: key.active,
+    notAfterEpochMs: key.notAfterEpochMs === undefined ? null : safeNumber(key.notAfterEpochMs, "not_after_epoch_ms"),
+  };
+}
+
+// Without an ErrorInfo the answer did not come from the registry's handlers.
+const WITHOUT_DETAIL: Partial<Record<Code, RegistryErrorCode>> = {
+  [Code.Unavailable]: "NETWORK",
+  [Code.DeadlineExceeded]: "TIMEOUT",
+  [Code.Canceled]: "ABORTED",
+  [Code.ResourceExhausted]: "PAYLOAD_TOO_LARGE",
+  [Code.Unimplemented]: "NOT_FOUND",
+  [Code.Unauthenticated]: "UNAUTHORIZED",
+};
+
+export function fromConnectError(err: unknown): Error {
+  if (err instanceof RegistryClientError) return err;
+  if (!(err instanceof ConnectError)) return err instanceof Error ? err : new Error(String(err));
+  const [info] = err.findDetails(ErrorInfoSchema);
+  if (info !== undefined && isRegistryCode(info.code)) {
+    return new RegistryClientError(info.code, err.rawMessage, {
+      retryAfterMs: info.retryAfterMs > 0n ? Number(info.retryAfterMs) : undefined,
+      reason: info.reason,
+      cause: err,
+    });
+  }
+  return new RegistryClientError(WITHOUT_DETAIL[err.code] ?? "BAD_RESPONSE", `${Code[err.code]}: ${err.rawMessage}`, { cause: err });
+}
+

@@ -4,15 +4,8 @@
 /** 32 bytes: BLAKE3 of a normalized username. */
 export type UserId = Uint8Array;
 
-export interface PublicIdentity {
-  readonly userId: UserId;
-  readonly usernameHint: string | null;
-  readonly signingPublicKey: Uint8Array;
-  readonly encryptionPublicKey: Uint8Array;
-  readonly signature: Uint8Array;
-  /** Milliseconds since the epoch, 1 ..= 2^53-1. */
-  readonly createdAtMs: number;
-}
+/** The identity a handle resolves to (its rules live with the client: client/src/wire/identity.ts). */
+export type { PublicIdentity } from "../client/src/wire/identity.js";
 
 export interface IdentityEnvelope {
   /** 8 bytes */

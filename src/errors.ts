@@ -2,6 +2,7 @@
 // it to an HTTP status (JSON paths) or a Connect code (RPCs); nothing else
 // decides how an error looks on the wire.
 import { Code } from "@connectrpc/connect";
+import { WireError } from "../client/src/wire/errors.js";
 
 export type ErrorCode =
   | "INVALID_INPUT"
@@ -70,8 +71,13 @@ export const CONNECT_CODE: Readonly<Record<ErrorCode, Code>> = {
 export const invalidInput = (message: string, reason?: ErrorReason): RegistryError =>
   new RegistryError("INVALID_INPUT", message, undefined, reason === undefined ? undefined : { reason });
 
-/** Anything that is not a RegistryError is a bug: clients only ever see INTERNAL. */
+/**
+ * A broken wire rule (the rules shared with the client throw WireError) is
+ * INVALID_INPUT; anything else that is not a RegistryError is a bug: clients
+ * only ever see INTERNAL.
+ */
 export function asRegistryError(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
+  if (err instanceof WireError) return invalidInput(err.message);
   return new RegistryError("INTERNAL", "internal error");
 }

@@ -1,43 +1,11 @@
-// PublicIdentity as JSON: the strict reader (sync bodies and envelope
-// plaintexts) and the canonical serde-style writer that becomes the plaintext
-// of every resolve answer.
+// PublicIdentity as JSON. The strict reader and the canonical serde-style
+// writer are the wire rules shared with the client (client/src/wire/identity.ts);
+// here they read envelope plaintexts and write what the store keeps.
+import { readIdentity, identityToJson } from "../client/src/wire/identity.js";
 import type { PublicIdentity } from "./domain.js";
-import { bytesToHex, hexToBytesOfLength } from "./encoding.js";
 import { invalidInput } from "./errors.js";
-import * as shape from "./jsonShape.js";
-import * as validate from "./validate.js";
 
-const FIELDS = [
-  "user_id",
-  "username_hint",
-  "signing_public_key",
-  "encryption_public_key",
-  "signature",
-  "created_at_ms",
-] as const;
-
-/**
- * Reads a parsed JSON identity. A wrong shape or type throws INVALID_INPUT;
- * a well-typed identity that breaks a rule returns null.
- */
-export function readIdentity(value: unknown, where: string): PublicIdentity | null {
-  const obj = shape.object(value, where, FIELDS);
-  const userIdHex = shape.string(obj, "user_id", where);
-  const userId = hexToBytesOfLength(userIdHex, validate.USER_ID_BYTES);
-  if (userId === null) throw invalidInput(`${where}.user_id must be 64 hex characters`);
-  const hint = obj["username_hint"];
-  if (hint !== undefined && hint !== null && typeof hint !== "string") {
-    throw invalidInput(`${where}.username_hint must be a string or null`);
-  }
-  return validate.identity({
-    userId,
-    usernameHint: hint ?? null,
-    signingPublicKey: shape.byteArray(obj, "signing_public_key", where),
-    encryptionPublicKey: shape.byteArray(obj, "encryption_public_key", where),
-    signature: shape.byteArray(obj, "signature", where),
-    createdAtMs: shape.u64(obj, "created_at_ms", where),
-  });
-}
+export { readIdentity };
 
 /** An envelope plaintext: any failure is INVALID_INPUT. */
 export function parseIdentityPlaintext(plaintext: Uint8Array): PublicIdentity {
@@ -52,19 +20,5 @@ export function parseIdentityPlaintext(plaintext: Uint8Array): PublicIdentity {
   return id;
 }
 
-function byteList(b: Uint8Array): string {
-  return "[" + b.join(",") + "]";
-}
-
-/** serde_json's compact form, fields in declaration order; JSON.stringify escapes strings as serde does. */
-export function serializeIdentity(id: PublicIdentity): string {
-  return (
-    '{"user_id":"' + bytesToHex(id.userId) +
-    '","username_hint":' + (id.usernameHint === null ? "null" : JSON.stringify(id.usernameHint)) +
-    ',"signing_public_key":' + byteList(id.signingPublicKey) +
-    ',"encryption_public_key":' + byteList(id.encryptionPublicKey) +
-    ',"signature":' + byteList(id.signature) +
-    ',"created_at_ms":' + id.createdAtMs +
-    "}"
-  );
-}
+/** serde_json's compact form, fields in declaration order (the envelope plaintext of every resolve answer). */
+export const serializeIdentity: (id: PublicIdentity) => string = identityToJson;

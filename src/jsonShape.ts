@@ -3,55 +3,10 @@
 import { invalidInput } from "./errors.js";
 import { checkBatch } from "./limits.js";
 
-export type JsonObject = Record<string, unknown>;
-
-/** `value` must be a plain object whose keys are all in `allowed`. */
-export function object(value: unknown, where: string, allowed: readonly string[]): JsonObject {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalidInput(`${where} must be a JSON object`);
-  }
-  for (const key in value) {
-    if (!allowed.includes(key)) throw invalidInput(`${where}: unknown field "${key}"`);
-  }
-  return value as JsonObject;
-}
-
-export function string(obj: JsonObject, key: string, where: string): string {
-  const v = obj[key];
-  if (typeof v !== "string") throw invalidInput(`${where}.${key} must be a string`);
-  return v;
-}
-
-export function boolean(obj: JsonObject, key: string, where: string): boolean {
-  const v = obj[key];
-  if (typeof v !== "boolean") throw invalidInput(`${where}.${key} must be a boolean`);
-  return v;
-}
-
-/** A u64 that JavaScript can hold exactly (WIRE.md refuses values above 2^53-1). */
-export function u64(obj: JsonObject, key: string, where: string): number {
-  const v = obj[key];
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw invalidInput(`${where}.${key} must be a non-negative integer`);
-  }
-  if (!Number.isSafeInteger(v)) throw invalidInput(`${where}.${key} is above 2^53-1`);
-  return v;
-}
-
-/** serde's default for Vec<u8>: an array of integers 0..255. */
-export function byteArray(obj: JsonObject, key: string, where: string): Uint8Array {
-  const v = obj[key];
-  if (!Array.isArray(v)) throw invalidInput(`${where}.${key} must be an array of bytes`);
-  const out = new Uint8Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const b: unknown = v[i];
-    if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 255) {
-      throw invalidInput(`${where}.${key} must be an array of bytes`);
-    }
-    out[i] = b;
-  }
-  return out;
-}
+// object, string, u64 and byteArray are the client's readers too
+// (client/src/wire/jsonShape.ts; they throw WireError, answered as INVALID_INPUT).
+export { type JsonObject, byteArray, object, string, u64 } from "../client/src/wire/jsonShape.js";
+import type { JsonObject } from "../client/src/wire/jsonShape.js";
 
 /** An array of at most `max` entries (a batch limit, checked before any entry is read). */
 export function array(obj: JsonObject, key: string, where: string, max: number = Infinity): unknown[] {

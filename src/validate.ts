@@ -2,7 +2,7 @@
 // types only through these, so operations never re-check anything.
 import type { IdentityEnvelope, NodeUrl, Presence, PublicIdentity, UserId } from "./domain.js";
 import { hexToBytesOfLength } from "./encoding.js";
-import { normalizeUsername } from "./crypto/userId.js";
+import { identityProblem } from "../client/src/wire/identity.js";
 import { invalidInput } from "./errors.js";
 
 export const USER_ID_BYTES = 32;
@@ -71,11 +71,5 @@ export function nodeUrl(baseUrl: string): NodeUrl {
  * skips those; register refuses them). Timestamps beyond 2^53-1 never get here.
  */
 export function identity(fields: PublicIdentity): PublicIdentity | null {
-  if (fields.userId.length !== USER_ID_BYTES) return null;
-  if (fields.signingPublicKey.length === 0) return null;
-  if (fields.encryptionPublicKey.length === 0) return null;
-  if (fields.signature.length === 0) return null;
-  if (fields.createdAtMs <= 0) return null;
-  if (fields.usernameHint !== null && normalizeUsername(fields.usernameHint) === null) return null;
-  return fields;
+  return identityProblem(fields) === null ? fields : null;
 }

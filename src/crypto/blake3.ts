@@ -3,7 +3,7 @@
 // allocation per call. @noble/hashes' general-purpose BLAKE3 (streaming,
 // any length and mode) measured ~4 us per short hash; this one under 1 us.
 // Longer inputs go to @noble, which the tests also compare this against.
-import { blake3 } from "@noble/hashes/blake3.js";
+import { nobleBlake3Concat } from "../../client/src/wire/envelopeKey.js";
 
 const IV = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19] as const;
 const CHUNK_START = 1;
@@ -77,10 +77,7 @@ function compress(off: number, blockLen: number, flags: number): void {
 export function blake3Into(out: Uint8Array, a: Uint8Array, b: Uint8Array, c: Uint8Array, d?: Uint8Array): Uint8Array {
   const n = a.length + b.length + c.length + (d === undefined ? 0 : d.length);
   if (n > CHUNK_LEN || !LITTLE_ENDIAN || out.length !== 32) {
-    const h = blake3.create().update(a).update(b).update(c);
-    if (d !== undefined) h.update(d);
-    out.set(h.digest());
-    return out;
+    return nobleBlake3Concat(out, a, b, c, d);
   }
   INPUT.set(a, 0);
   INPUT.set(b, a.length);

@@ -1,19 +1,21 @@
 // Envelope cryptography (WIRE.md "Envelope cryptography"):
 //   aead_key   = BLAKE3("enigma:registry:envelope:v1" ‖ pepper ‖ handle ‖ X25519 shared)
 //   ciphertext = XChaCha20-Poly1305(aead_key, nonce24, plaintext, AAD = handle)
+// The key derivation is the client's (client/src/wire/envelopeKey.ts), run
+// here with the allocation-free BLAKE3 of ./blake3.ts.
 import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
 import { hchacha } from "@noble/ciphers/chacha.js";
 import type { IdentityEnvelope } from "../domain.js";
 import { invalidInput } from "../errors.js";
+import { deriveEnvelopeKey } from "../../client/src/wire/envelopeKey.js";
 import { blake3Into } from "./blake3.js";
 import type { X25519KeyPair } from "./x25519.js";
 
-const DOMAIN = new TextEncoder().encode("enigma:registry:envelope:v1");
 const NONCE_LEN = 24;
 const TAG_LEN = 16;
 
 export function aeadKey(pepper: Uint8Array, handle: Uint8Array, shared: Uint8Array): Uint8Array {
-  return blake3Into(new Uint8Array(32), DOMAIN, pepper, handle, shared);
+  return deriveEnvelopeKey(pepper, handle, shared, new Uint8Array(32), blake3Into);
 }
 
 // Seal and open derive the AEAD key here and wipe it once the cipher has it.
@@ -108,7 +110,7 @@ export function openWithShared(
   if (env.nonce.length !== NONCE_LEN) throw invalidInput("envelope could not be decrypted");
   let plaintext: Uint8Array | null;
   try {
-    plaintext = xchachaOpen(blake3Into(AEAD_KEY, DOMAIN, pepper, handle, shared), env.nonce, env.ciphertext, handle);
+    plaintext = xchachaOpen(deriveEnvelopeKey(pepper, handle, shared, AEAD_KEY, blake3Into), env.nonce, env.ciphertext, handle);
   } finally {
     AEAD_KEY.fill(0);
   }
@@ -163,7 +165,7 @@ export function sealWithShared(
 ): IdentityEnvelope {
   let ciphertext: Uint8Array;
   try {
-    ciphertext = xchachaSeal(blake3Into(AEAD_KEY, DOMAIN, pepper, handle, shared), nonce, plaintext, handle);
+    ciphertext = xchachaSeal(deriveEnvelopeKey(pepper, handle, shared, AEAD_KEY, blake3Into), nonce, plaintext, handle);
   } finally {
     AEAD_KEY.fill(0);
   }

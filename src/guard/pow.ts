@@ -8,33 +8,25 @@ import type { Config } from "../config.js";
 import type { PowChallenge } from "../domain.js";
 import { RegistryError } from "../errors.js";
 import type { Store } from "../store/store.js";
+import {
+  CHALLENGE_PATTERN as CHALLENGE,
+  MAX_SOLUTION_LENGTH,
+  SOLUTION_PATTERN as SOLUTION,
+  leadingZeroBitsOk,
+  searchPow,
+} from "../../client/src/wire/pow.js";
 
-/** Longest solution accepted: bounds the hashing work a header can cause. */
-export const MAX_SOLUTION_LENGTH = 128;
+export { MAX_SOLUTION_LENGTH, leadingZeroBitsOk };
 
-const CHALLENGE = /^[0-9a-f]{32}$/;
-// Printable ASCII without space: the hash is over ASCII bytes, and header
-// values are latin1 strings, so anything else would hash differently per client.
-const SOLUTION = /^[\x21-\x7e]+$/;
-
-/** True when `digest` starts with at least `difficulty` zero bits. */
-export function leadingZeroBitsOk(digest: Uint8Array, difficulty: number): boolean {
-  if (!Number.isInteger(difficulty) || difficulty < 0 || difficulty > digest.length * 8) return false;
-  const full = difficulty >>> 3;
-  for (let i = 0; i < full; i++) if (digest[i] !== 0) return false;
-  const rest = difficulty & 7;
-  return rest === 0 || (digest[full] ?? 0xff) >>> (8 - rest) === 0;
+function powDigest(input: string): Uint8Array {
+  return hash("sha256", input, "buffer");
 }
 
-function powDigest(challenge: string, solution: string): Uint8Array {
-  return hash("sha256", challenge + solution, "buffer");
-}
-
-/** Finds a solution by counting up in decimal (for tests and simple clients). */
+/** Finds a solution by counting up in decimal, as the client does (for tests). */
 export function solvePow(challenge: string, difficulty: number): string {
-  for (let n = 0; ; n++) {
-    const s = String(n);
-    if (leadingZeroBitsOk(powDigest(challenge, s), difficulty)) return s;
+  for (let from = 0; ; from += 65536) {
+    const found = searchPow(challenge, difficulty, powDigest, from, 65536);
+    if (found !== null) return found;
   }
 }
 
@@ -90,7 +82,7 @@ export class PowGuard {
       throw invalid("malformed proof of work: expected <32 hex challenge>:<solution>");
     }
     // Hash first: a wrong solution costs no store round trip and cannot burn a challenge.
-    if (!leadingZeroBitsOk(powDigest(challenge, solution), this.cfg.difficulty)) {
+    if (!leadingZeroBitsOk(powDigest(challenge + solution), this.cfg.difficulty)) {
       throw invalid("insufficient proof of work");
     }
     if (!(await this.store.takePowChallenge(challenge))) {

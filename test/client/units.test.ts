@@ -19,6 +19,10 @@ import { errorFromAnswer } from "../../client/src/private/jsonProtocol.js";
 import { fromConnectError } from "../../client/src/private/rpcProtocol.js";
 import { resolveOptions } from "../../client/src/private/options.js";
 import { ErrorInfoSchema } from "../../gen/enigma/registry/v1/registry_pb.js";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { nobleX25519, sealToRegistry } from "../../client/src/private/envelope.js";
+import { nodeX25519 } from "../../client/src/private/platform.node.js";
+import { LOW_ORDER_HEX, LOW_ORDER_TOP_BIT_HEX } from "../helpers/lowOrder.js";
 import vectors from "../fixtures/vectors.json" with { type: "json" };
 
 const PEPPER = vectors.pepper_hex;
@@ -186,5 +190,54 @@ describe("usernames and identities", () => {
     expect(codeOf(() => identityFromJson(json.replace("}", ',"extra":1}')))).toBe("INVALID_INPUT");
     expect(codeOf(() => identityFromJson(json.replace('"created_at_ms":', '"created_at_ms":9007199254740993,"x":')))).toBe("INVALID_INPUT");
     expect(codeOf(() => identityFromJson("{"))).toBe("INVALID_INPUT");
+  });
+});
+
+describe("X25519 in Node (node:crypto) against @noble", () => {
+  const hexOf = (b: Uint8Array | null): string | null => (b === null ? null : bytesToHex(b));
+
+  it("agrees on public keys and shared secrets for 200 random keys, both ways", () => {
+    for (let i = 0; i < 100; i++) {
+      const secret = x25519.utils.randomSecretKey();
+      const peer = x25519.getPublicKey(x25519.utils.randomSecretKey());
+      expect(bytesToHex(nodeX25519.publicKey(secret))).toBe(bytesToHex(x25519.getPublicKey(secret)));
+      expect(hexOf(nodeX25519.sharedSecret(secret, peer))).toBe(hexOf(nobleX25519.sharedSecret(secret, peer)));
+      const made = nodeX25519.keyPair(); // keeps its KeyObject: the fast path
+      expect(bytesToHex(made.publicKey)).toBe(bytesToHex(x25519.getPublicKey(made.secretKey)));
+      expect(hexOf(nodeX25519.sharedSecret(made.secretKey, peer))).toBe(bytesToHex(x25519.getSharedSecret(made.secretKey, peer)));
+    }
+  });
+
+  it("refuses low-order and malformed peer keys as @noble does", () => {
+    const secret = nodeX25519.keyPair().secretKey;
+    for (const h of [...LOW_ORDER_HEX, ...LOW_ORDER_TOP_BIT_HEX]) {
+      const peer = Buffer.from(h, "hex");
+      expect(nodeX25519.sharedSecret(secret, peer)).toBeNull();
+      expect(nobleX25519.sharedSecret(secret, peer)).toBeNull();
+    }
+    expect(nodeX25519.sharedSecret(secret, new Uint8Array(31))).toBeNull();
+  });
+
+  it("seals the vectors' register envelopes byte for byte", () => {
+    const pepper = Buffer.from(vectors.pepper_hex, "hex");
+    const registryPublic = Buffer.from(vectors.registry_key.x25519_public_key_hex, "hex");
+    const cases = vectors.cases.filter((v) => v.name.startsWith("register"));
+    expect(cases.length).toBeGreaterThan(0);
+    for (const c of cases) {
+      for (const x of [nodeX25519, nobleX25519]) {
+        const env = sealToRegistry(
+          pepper,
+          Buffer.from(c.user_id_hex!, "hex"),
+          Buffer.from(vectors.registry_key.kid_hex, "hex"),
+          registryPublic,
+          new TextEncoder().encode(c.plaintext),
+          Buffer.from(c.client_private_key_hex!, "hex"),
+          Buffer.from(c.nonce_hex, "hex"),
+          x,
+        );
+        expect(bytesToHex(env.senderPubkey)).toBe(c.envelope.sender_pubkey);
+        expect(Buffer.from(env.ciphertext).toString("base64")).toBe(c.envelope.ciphertext);
+      }
+    }
   });
 });

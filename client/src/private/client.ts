@@ -6,7 +6,7 @@ import { type PublicIdentity, identityProblem, identityToJson, parseIdentityJson
 import { CHALLENGE_PATTERN, POW_HEADER, powHeaderValue } from "../wire/pow.js";
 import { USER_ID_BYTES } from "../wire/username.js";
 import { backoffMs, startAttempt, sleep, throwIfAborted, type RetryPolicy } from "./attempts.js";
-import { type Envelope, ephemeralKeyPair, openFromRegistry, sealToRegistry } from "./envelope.js";
+import { type Envelope, openFromRegistry, sealToRegistry } from "./envelope.js";
 import { RegistryClientError, badResponse, invalidInput } from "./errors.js";
 import { createJsonProtocol } from "./jsonProtocol.js";
 import { type RegistryClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
@@ -233,7 +233,7 @@ class Client implements RegistryClient {
           refreshKeys = false;
           if (key === undefined) throw new RegistryClientError("UNAVAILABLE", "the registry lists no active envelope key");
           // A fresh ephemeral key and nonce for every attempt.
-          const env = sealToRegistry(pepper, id.userId, hexToBytesOfLength(key.kid, 8)!, key.publicKey, plaintext);
+          const env = sealToRegistry(pepper, id.userId, hexToBytesOfLength(key.kid, 8)!, key.publicKey, plaintext, undefined, undefined, this.platform.x25519);
           await this.protocol.register(id.userId, env, a);
         },
         (err) => {
@@ -261,14 +261,15 @@ class Client implements RegistryClient {
     const h = parseHandle(handle);
     const pepper = this.pepper();
     return this.call(opts, "lookup", async (a) => {
-      const { secretKey, publicKey } = ephemeralKeyPair(); // fresh for every attempt
+      const { secretKey, publicKey } = this.platform.x25519.keyPair(); // fresh for every attempt
       const env = await this.protocol.resolve(h, publicKey, a);
       if (env === null) return null;
       // The answer must come from one of the registry's listed keys (the list may have just rotated).
       if (!isListed(await this.currentKeys(a, false), env) && !isListed(await this.currentKeys(a, true), env)) {
         throw badResponse("the answer is sealed with a key the registry does not list");
       }
-      const plaintext = openFromRegistry(pepper, h, secretKey, env);
+      const plaintext = openFromRegistry(pepper, h, secretKey, env, this.platform.x25519);
+      secretKey.fill(0);
       if (plaintext === null) throw badResponse("the answer does not open: it was altered, or the pepper is not the registry's");
       let identity: PublicIdentity;
       try {

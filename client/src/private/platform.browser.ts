@@ -1,10 +1,12 @@
 // The client's runtime in browsers (and any fetch-only runtime): fetch for the
-// JSON paths, connect-web transports for Connect and gRPC-Web, @noble SHA-256.
+// JSON paths, connect-web transports for Connect and gRPC-Web, @noble X25519
+// and SHA-256.
 // gRPC needs HTTP/2 trailers, which browsers do not expose: use gRPC-Web.
 import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8 } from "../wire/bytes.js";
+import { nobleX25519 } from "./envelope.js";
 import { RegistryClientError, invalidInput } from "./errors.js";
 import { type HttpAnswer, type HttpRequest, MAX_ANSWER_BYTES, type Platform, type TlsOptions } from "./platform.js";
 
@@ -47,6 +49,7 @@ export function createPlatform(baseUrl: string, tls: TlsOptions | undefined): Pl
       }
       return t;
     },
+    x25519: nobleX25519,
     sha256Ascii: (input) => sha256(utf8(input)),
     async close() {
       transports.clear();

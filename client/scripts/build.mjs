@@ -4,10 +4,13 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import path from "node:path";
 
 const here = new URL("..", import.meta.url);
 rmSync(new URL("dist", here), { recursive: true, force: true });
-const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+// typescript's "exports" hides bin/tsc: find it through package.json's "bin".
+const require = createRequire(import.meta.url);
+const tsc = path.join(path.dirname(require.resolve("typescript/package.json")), require("typescript/package.json").bin.tsc);
 const run = spawnSync(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: here, stdio: "inherit" });
 if (run.status !== 0) process.exit(run.status ?? 1);
 chmodSync(new URL("dist/client/src/cli.js", here), 0o755);

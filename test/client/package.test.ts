@@ -114,6 +114,7 @@ describe("the packed package, installed outside the repository", () => {
     for (const f of [
       "package.json",
       "README.md",
+      "LICENSE",
       "examples/quickstart.mjs",
       "dist/client/src/index.js",
       "dist/client/src/index.d.ts",

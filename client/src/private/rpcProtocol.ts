@@ -98,6 +98,9 @@ function keyFrom(key: ProtoKey): EnvelopeKey {
 // Without an ErrorInfo the answer did not come from the registry's handlers.
 const WITHOUT_DETAIL: Partial<Record<Code, RegistryErrorCode>> = {
   [Code.Unavailable]: "NETWORK",
+  // connect-node's code for a connection reset mid-call (ECONNRESET, "socket
+  // hang up", a destroyed stream): the answer may have been lost, so NETWORK.
+  [Code.Aborted]: "NETWORK",
   [Code.DeadlineExceeded]: "TIMEOUT",
   [Code.Canceled]: "ABORTED",
   [Code.ResourceExhausted]: "PAYLOAD_TOO_LARGE",
@@ -116,6 +119,17 @@ export function fromConnectError(err: unknown): Error {
       cause: err,
     });
   }
-  return new RegistryClientError(WITHOUT_DETAIL[err.code] ?? "BAD_RESPONSE", `${Code[err.code]}: ${err.rawMessage}`, { cause: err });
+  const code = WITHOUT_DETAIL[err.code] ?? (fromSystemError(err) ? "NETWORK" : "BAD_RESPONSE");
+  return new RegistryClientError(code, `${Code[err.code]}: ${err.rawMessage}`, { cause: err });
+}
+
+/** True when a Node system error (EPIPE, EHOSTUNREACH, ...: it names its syscall) is in the cause chain. */
+function fromSystemError(err: Error): boolean {
+  const seen = new Set<unknown>();
+  for (let e: unknown = err.cause; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    if (typeof (e as { syscall?: unknown }).syscall === "string") return true;
+  }
+  return false;
 }
 

@@ -138,7 +138,7 @@ const COMMANDS: Record<string, Command> = {
   },
   resolve: {
     usage: "resolve <username> | --handle HEX",
-    about: "Prints the user's identity as its canonical JSON (WIRE.md), or null.",
+    about: "Prints the user's identity as its canonical JSON (the registry's own form), or null.",
     needsPepper: true,
     takesHandle: true,
     prepare(args, handle) {
@@ -153,7 +153,7 @@ const COMMANDS: Record<string, Command> = {
   },
   register: {
     usage: "register FILE",
-    about: "Registers the PublicIdentity that FILE (or - for stdin) holds in WIRE.md JSON; prints ok.",
+    about: "Registers the PublicIdentity that FILE (or - for stdin) holds as JSON (the form resolve prints); prints ok.",
     needsPepper: true,
     async prepare(args) {
       const [file, ...rest] = args;
@@ -226,7 +226,7 @@ commands:
   keys                                  the envelope keys, one line each
   check <username> | --handle HEX       prints true or false
   resolve <username> | --handle HEX     prints the identity's canonical JSON, or null
-  register FILE                         FILE (or - for stdin) holds a PublicIdentity in WIRE.md JSON; prints ok
+  register FILE                         FILE (or - for stdin) holds an identity as JSON (the form resolve prints); prints ok
   announce <username> | --handle HEX ADDR     prints ok
   nodes                                 one base URL per line
   nodes add URL...                      prints the number merged

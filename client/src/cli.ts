@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// enigma-registry: the registry client on the command line (CLIENT.md, "CLI").
+// enigma-registry: the registry client on the command line.
 // It uses only the package's public API, so every call goes through the same
 // sealing, proof of work, key rotation and retries as a program's would.
 import { readFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// The worked examples of WIRE.md (test/fixtures/vectors.json) reproduced by
+// The worked crypto examples of test/fixtures/vectors.json reproduced by
 // the CLIENT's own code: user ids, the envelope sealed for register byte for
 // byte, the registry's side opening it, the resolve direction, the canonical
 // identity JSON and the proof-of-work check and search.

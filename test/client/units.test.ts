@@ -19,6 +19,9 @@ import { errorFromAnswer } from "../../client/src/private/jsonProtocol.js";
 import { fromConnectError } from "../../client/src/private/rpcProtocol.js";
 import { resolveOptions } from "../../client/src/private/options.js";
 import { ErrorInfoSchema } from "../../gen/enigma/registry/v1/registry_pb.js";
+import fc from "fast-check";
+import { base64ToBytes, bytesToBase64 } from "../../client/src/wire/bytes.js";
+import { base64ToBytes as registryBase64ToBytes } from "../../src/encoding.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { nobleX25519, sealToRegistry } from "../../client/src/private/envelope.js";
 import { nodeX25519 } from "../../client/src/private/platform.node.js";
@@ -239,5 +242,31 @@ describe("X25519 in Node (node:crypto) against @noble", () => {
         expect(Buffer.from(env.ciphertext).toString("base64")).toBe(c.envelope.ciphertext);
       }
     }
+  });
+});
+
+describe("the client's portable base64 (browsers have no Buffer)", () => {
+  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+
+  it("accepts exactly what the registry's decoder accepts, with the same bytes", () => {
+    // Canonical encodings, then each with one character replaced: bad padding,
+    // non-zero trailing bits and stray characters must be refused alike.
+    const mutated = fc
+      .tuple(fc.uint8Array({ maxLength: 40 }), fc.nat(), fc.constantFrom(...B64.split("")), fc.boolean())
+      .map(([bytes, at, c, mutate]) => {
+        const s = bytesToBase64(bytes);
+        if (!mutate || s.length === 0) return s;
+        const i = at % s.length;
+        return s.slice(0, i) + c + s.slice(i + 1);
+      });
+    fc.assert(
+      fc.property(mutated, (s) => {
+        const ours = base64ToBytes(s);
+        const theirs = registryBase64ToBytes(s);
+        expect(ours === null ? null : bytesToHex(ours)).toBe(theirs === null ? null : bytesToHex(theirs));
+        if (ours !== null) expect(bytesToBase64(ours)).toBe(s);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -107,6 +107,20 @@ const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex
 const b64url = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
 const fromB64url = (s: string | undefined): Uint8Array => new Uint8Array(Buffer.from(s ?? "", "base64url"));
 const madeHere = new WeakMap<Uint8Array, KeyObject>();
+// Peers are mostly the registry's few envelope keys: keep their KeyObjects.
+const peers = new Map<string, KeyObject>();
+const MAX_PEERS = 16;
+
+function peerKeyOf(peer: Uint8Array): KeyObject {
+  const x = b64url(peer);
+  let key = peers.get(x);
+  if (key === undefined) {
+    key = createPublicKey({ key: { kty: "OKP", crv: "X25519", x }, format: "jwk" });
+    if (peers.size >= MAX_PEERS) peers.delete(peers.keys().next().value!);
+    peers.set(x, key);
+  }
+  return key;
+}
 const privateKeyOf = (secretKey: Uint8Array): KeyObject =>
   madeHere.get(secretKey) ??
   createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, secretKey]), format: "der", type: "pkcs8" });
@@ -123,8 +137,7 @@ export const nodeX25519: X25519 = {
   sharedSecret(secretKey, peer) {
     if (peer.length !== 32) return null;
     try {
-      const publicKey = createPublicKey({ key: { kty: "OKP", crv: "X25519", x: b64url(peer) }, format: "jwk" });
-      const shared = new Uint8Array(diffieHellman({ privateKey: privateKeyOf(secretKey), publicKey }));
+      const shared = new Uint8Array(diffieHellman({ privateKey: privateKeyOf(secretKey), publicKey: peerKeyOf(peer) }));
       // OpenSSL refuses low-order peers; check the all-zero result anyway (RFC 7748 §6.1).
       return shared.some((b) => b !== 0) ? shared : null;
     } catch {

@@ -42,6 +42,7 @@ export function bytesToHex(b: Uint8Array): string {
 }
 
 const BASE64_SHAPE = /^[A-Za-z0-9+/]*={0,2}$/;
+const BASE64_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /** Standard base64 with padding. */
 export function bytesToBase64(b: Uint8Array): string {
@@ -64,10 +65,13 @@ export function base64ToBytes(s: string): Uint8Array | null {
   } catch {
     return null;
   }
+  // Canonical: the bits the last digit holds beyond the data must be zero
+  // (the shape check already put padding only at the end).
+  const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
+  if (pad > 0 && (BASE64_DIGITS.indexOf(s[s.length - pad - 1]!) & (pad === 2 ? 0x0f : 0x03)) !== 0) return null;
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  // Re-encoding catches non-zero trailing bits and misplaced padding.
-  return bytesToBase64(out) === s ? out : null;
+  return out;
 }
 
 const encoder = new TextEncoder();

@@ -63,6 +63,14 @@ function ok(r: Run, what: string): Run {
   return r;
 }
 
+describe("in this repository", () => {
+  it("npm ci links the workspace's enigma-registry command at the top (npx enigma-registry works here)", async () => {
+    const root = fileURLToPath(new URL("../../", import.meta.url));
+    const r = ok(await run(path.join(root, "node_modules/.bin/enigma-registry"), ["--help"], { cwd: root }), "enigma-registry --help");
+    expect(r.stdout).toMatch(/^usage: enigma-registry/);
+  });
+});
+
 describe("README", () => {
   it("prints client/examples/quickstart.mjs byte for byte", () => {
     const readme = readFileSync(path.join(CLIENT_DIR, "README.md"), "utf8");
@@ -116,6 +124,7 @@ describe("the packed package, installed outside the repository", () => {
       "README.md",
       "LICENSE",
       "examples/quickstart.mjs",
+      "bin/enigma-registry.js",
       "dist/client/src/index.js",
       "dist/client/src/index.d.ts",
       "dist/client/src/cli.js",
@@ -128,9 +137,9 @@ describe("the packed package, installed outside the repository", () => {
     }
     expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|tests|__tests__)\/|\.test\.|\.spec\./.test(f))).toEqual([]);
-    expect(files.filter((f) => !/^(package\.json|README\.md|LICENSE|examples\/[^/]+\.mjs|dist\/(client\/src|gen)\/.+\.(js|d\.ts))$/.test(f))).toEqual([]);
-    // Every .js has its .d.ts (the CLI's is there too, harmless).
-    const js = files.filter((f) => f.endsWith(".js"));
+    expect(files.filter((f) => !/^(package\.json|README\.md|LICENSE|examples\/[^/]+\.mjs|bin\/enigma-registry\.js|dist\/(client\/src|gen)\/.+\.(js|d\.ts))$/.test(f))).toEqual([]);
+    // Every compiled .js has its .d.ts (the CLI's is there too, harmless); bin/ is the launcher.
+    const js = files.filter((f) => f.startsWith("dist/") && f.endsWith(".js"));
     expect(js.filter((f) => !files.includes(f.replace(/\.js$/, ".d.ts")))).toEqual([]);
   });
 

@@ -123,12 +123,18 @@ export function fromConnectError(err: unknown): Error {
   return new RegistryClientError(code, `${Code[err.code]}: ${err.rawMessage}`, { cause: err });
 }
 
-/** True when a Node system error (EPIPE, EHOSTUNREACH, ...: it names its syscall) is in the cause chain. */
+/**
+ * True when the cause chain holds an error of the connection itself: a Node
+ * system error (EPIPE, EHOSTUNREACH: it names its syscall) or a TLS failure
+ * (an untrusted or missing certificate: Node and OpenSSL give it a string
+ * code). connect-node reports those as Internal or Unknown without a detail.
+ */
 function fromSystemError(err: Error): boolean {
   const seen = new Set<unknown>();
   for (let e: unknown = err.cause; e instanceof Error && !seen.has(e); e = e.cause) {
     seen.add(e);
-    if (typeof (e as { syscall?: unknown }).syscall === "string") return true;
+    const { syscall, code } = e as { syscall?: unknown; code?: unknown };
+    if (typeof syscall === "string" || typeof code === "string") return true;
   }
   return false;
 }

@@ -69,6 +69,12 @@ export interface Config {
   readonly log: { readonly level: LogLevel };
   /** Worker threads for X25519 (0: on the event loop). Default 1 when the machine has a second core. */
   readonly crypto: { readonly x25519Threads: number };
+  /**
+   * Browsers on other origins. Exact origins ("https://app.example", as a
+   * browser sends them in Origin) or the single entry "*"; empty: no CORS
+   * headers at all.
+   */
+  readonly cors: { readonly allowedOrigins: readonly string[]; readonly maxAgeSeconds: number };
 }
 
 // ---------------------------------------------------------------------------
@@ -100,11 +106,12 @@ const DEFAULTS = {
   pow: { enabled: false, difficulty: 18, ttl_seconds: 120 },
   log: { level: "info" },
   crypto: { x25519_threads: availableParallelism() > 1 ? 1 : 0 },
+  cors: { allowed_origins: [], max_age_seconds: 600 },
 } as const;
 
 const TOP_KEYS = [
   "address", "mode", "trusted_proxies", "allow_sync", "max_nodes",
-  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow", "log", "crypto",
+  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow", "log", "crypto", "cors",
 ];
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -340,6 +347,44 @@ function readStorage(v: unknown): Config["storage"] {
   return { kind, url, keyPrefix, clusterNodes };
 }
 
+/**
+ * One allowed_origins entry: "*", or an origin exactly as a browser writes it
+ * in the Origin header (http or https, lowercase host, no default port, no
+ * path, no trailing slash), since requests are matched by string equality.
+ */
+function corsOrigin(v: unknown, name: string): string {
+  const s = str(v, name, undefined);
+  if (s === "*") return s;
+  const want = `${name} must be "*" or an origin like "https://app.example" (http or https, host, optional port; no path or trailing slash)`;
+  // Only scheme://host[:port]: URL() alone would also take a path, a query, user info or "https:host".
+  const shaped = /^https?:\/\/[^/?#@\\]+$/i.test(s);
+  let origin = "";
+  try {
+    if (shaped) origin = new URL(s).origin;
+  } catch {
+    // falls through to the message below
+  }
+  if (origin === "" || origin === "null") fail(`${want} (got ${show(s)})`);
+  if (s.includes("*")) fail(`${name}: wildcards in an origin are not supported; list each origin, or "*" alone (got ${show(s)})`);
+  // Requests are matched by string equality with the Origin header: the spelling must be the browser's.
+  if (s !== origin) fail(`${name} must be written as browsers send it, ${show(origin)} (got ${show(s)})`);
+  return s;
+}
+
+function readCors(v: unknown): Config["cors"] {
+  const d = DEFAULTS.cors;
+  const t = table(v, "cors", Object.keys(d));
+  const origins = array(t.allowed_origins, "cors.allowed_origins", d.allowed_origins)
+    .map((o, i) => corsOrigin(o, `cors.allowed_origins[${i}]`));
+  // "*" already admits every origin: listing others beside it suggests a restriction that is not there.
+  if (origins.includes("*") && origins.length > 1) fail('cors.allowed_origins: "*" allows every origin; list it alone or not at all');
+  return {
+    allowedOrigins: [...new Set(origins)],
+    // Browsers cap it lower (Chromium: 7200 s); 0 asks them not to cache the preflight.
+    maxAgeSeconds: int(t.max_age_seconds, "cors.max_age_seconds", d.max_age_seconds, 0, 86_400),
+  };
+}
+
 // Entry points ---------------------------------------------------------------
 
 export interface ConfigOptions {
@@ -396,6 +441,7 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
     },
     log: { level: oneOf<LogLevel>(log.level, "log.level", d.log.level, LOG_LEVELS) },
     crypto: { x25519Threads: int(crypto.x25519_threads, "crypto.x25519_threads", d.crypto.x25519_threads, 0, 64) },
+    cors: readCors(t.cors),
   };
   return deepFreeze(config);
 }

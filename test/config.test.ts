@@ -105,6 +105,7 @@ describe("defaults", () => {
       log: { level: "info" },
       // One X25519 thread whenever the machine has a second core.
       crypto: { x25519Threads: availableParallelism() > 1 ? 1 : 0 },
+      cors: { allowedOrigins: [], maxAgeSeconds: 600 },
     } satisfies Omit<Config, "envelope">);
     expect(envelope.keys).toHaveLength(1);
   });
@@ -175,6 +176,7 @@ describe("unknown keys", () => {
     ["presence", "[presence]\nfoo = 1"],
     ["pow", "[pow]\nfoo = 1"],
     ["crypto", "[crypto]\nfoo = 1"],
+    ["cors", "[cors]\nfoo = 1"],
   ])("refuses an unknown key in [%s]", (table, tables) => {
     refuse(http("", tables), `config: unknown key "${table}.foo"`);
   });
@@ -340,6 +342,66 @@ describe("crypto.x25519_threads", () => {
   it("reads 0 (X25519 on the event loop) up to 64 worker threads", () => {
     for (const n of [0, 2, 64]) {
       expect(parseConfig(http("", `[crypto]\nx25519_threads = ${n}`)).crypto).toEqual({ x25519Threads: n });
+    }
+  });
+});
+
+describe("cors", () => {
+  const cors = (lines: string) => parseConfig(http("", `[cors]\n${lines}`)).cors;
+  const WANT = '(http or https, host, optional port; no path or trailing slash)';
+
+  it("reads exact origins as browsers send them, and max_age_seconds", () => {
+    expect(cors('allowed_origins = ["https://app.example", "http://127.0.0.1:5173", "http://[::1]:8080", "https://xn--bcher-kva.example"]\nmax_age_seconds = 0'))
+      .toEqual({ allowedOrigins: ["https://app.example", "http://127.0.0.1:5173", "http://[::1]:8080", "https://xn--bcher-kva.example"], maxAgeSeconds: 0 });
+    expect(cors("max_age_seconds = 86400")).toEqual({ allowedOrigins: [], maxAgeSeconds: 86400 });
+  });
+
+  it('reads "*" alone, and a repeated origin once', () => {
+    expect(cors('allowed_origins = ["*"]').allowedOrigins).toEqual(["*"]);
+    expect(cors('allowed_origins = ["https://a.example", "https://a.example"]').allowedOrigins).toEqual(["https://a.example"]);
+  });
+
+  it.each([
+    ["https://app.example/", "a trailing slash"],
+    ["https://app.example/app", "a path"],
+    ["https://app.example?x=1", "a query"],
+    ["https://app.example#top", "a fragment"],
+    ["https://user@app.example", "user info"],
+    ["ftp://app.example", "another scheme"],
+    ["https:app.example", "no //"],
+    ["app.example", "no scheme"],
+    ["null", "the opaque origin"],
+    ["", "an empty string"],
+    ["https://app.example:65536", "a bad port"],
+  ])("refuses %j (%s)", (origin) => {
+    refuse(http("", `[cors]\nallowed_origins = ["https://ok.example", ${JSON.stringify(origin)}]`),
+      `config: cors.allowed_origins[1] must be "*" or an origin like "https://app.example" ${WANT} (got ${JSON.stringify(origin)})`);
+  });
+
+  it.each([
+    ["https://App.Example", "https://app.example"],
+    ["HTTPS://app.example", "https://app.example"],
+    ["https://app.example:443", "https://app.example"],
+    ["http://app.example:80", "http://app.example"],
+    ["https://bücher.example", "https://xn--bcher-kva.example"],
+  ])("refuses %j, naming the spelling browsers send (%j)", (origin, sent) => {
+    refuse(http("", `[cors]\nallowed_origins = [${JSON.stringify(origin)}]`),
+      `config: cors.allowed_origins[0] must be written as browsers send it, ${JSON.stringify(sent)} (got ${JSON.stringify(origin)})`);
+  });
+
+  it("refuses wildcards inside an origin, \"*\" beside other origins, and non-strings", () => {
+    refuse(http("", '[cors]\nallowed_origins = ["https://*.example.com"]'),
+      'config: cors.allowed_origins[0]: wildcards in an origin are not supported; list each origin, or "*" alone (got "https://*.example.com")');
+    refuse(http("", '[cors]\nallowed_origins = ["*", "https://a.example"]'),
+      'config: cors.allowed_origins: "*" allows every origin; list it alone or not at all');
+    refuse(http("", '[cors]\nallowed_origins = "https://a.example"'), 'config: cors.allowed_origins must be an array (got "https://a.example")');
+    refuse(http("", "[cors]\nallowed_origins = [1]"), "config: cors.allowed_origins[0] must be a string (got 1)");
+    refuse(http("cors = true"), "config: cors must be a table (got true)");
+  });
+
+  it("max_age_seconds is an integer from 0 to 86400", () => {
+    for (const bad of ["-1", "86401", "1.5", '"600"']) {
+      refuse(http("", `[cors]\nmax_age_seconds = ${bad}`), `config: cors.max_age_seconds must be an integer from 0 to 86400 (got ${bad})`);
     }
   });
 });

@@ -5,6 +5,7 @@ import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config.js";
 import { peerContextValues, registryRoutes } from "./adapters/connect.js";
+import { withCors } from "./adapters/cors.js";
 import { createJsonRoutes } from "./adapters/json.js";
 import { parseErrorsAreInvalidArgument } from "./adapters/rpcParseErrors.js";
 import { healthRoutes, withOpsRoutes } from "./adapters/ops.js";
@@ -88,7 +89,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     readMaxBytes: config.limits.maxBodyBytes,
   });
   return {
-    handler,
+    // CORS outside everything else: preflights never reach connect-node or the registry.
+    handler: withCors(config.cors, handler),
     registry,
     store: opened.store,
     health,

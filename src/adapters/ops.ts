@@ -1,6 +1,6 @@
 // The operations surface: grpc.health.v1.Health (on connect-node, next to the
-// registry service) and plain GET /healthz, /readyz and /metrics in front of
-// the JSON paths. None of it goes through the Registry, so none of it spends
+// registry service) and plain GET /healthz, /readyz and /metrics, and the
+// status page at GET (and HEAD) / and /status, in front of the JSON paths. None of it goes through the Registry, so none of it spends
 // rate-limit tokens, and none of it is counted as a registry request.
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { RegistryError } from "../errors.js";
@@ -8,6 +8,7 @@ import type { HealthMonitor } from "../health.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { type Request, type Response, errorBody, sendJson } from "./http.js";
+import { createStatusPage } from "./statusPage.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
 import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
 
@@ -51,9 +52,10 @@ type Listener = (req: Request, res: Response) => void;
 const ALIVE = '{"status":"ok"}';
 const READY = '{"status":"ready"}';
 
-/** Answers the GET ops paths itself and hands every other request to `next`. */
+/** Answers the GET ops paths and the status page itself and hands every other request to `next`. */
 export function withOpsRoutes(opts: OpsRoutesOptions, next: Listener): Listener {
   const { health, metrics, log } = opts;
+  const page = createStatusPage();
 
   const readyz = async (res: Response): Promise<void> => {
     if (!health.accepting) return sendJson(res, 503, errorBody(new RegistryError("UNAVAILABLE", "shutting down")));
@@ -75,16 +77,25 @@ export function withOpsRoutes(opts: OpsRoutesOptions, next: Listener): Listener 
   };
 
   return function opsRoutes(req, res) {
-    if (req.method === "GET") {
+    const method = req.method;
+    if (method === "GET" || method === "HEAD") {
       const url = req.url ?? "/";
       const q = url.indexOf("?");
-      switch (q === -1 ? url : url.slice(0, q)) {
-        case "/healthz":
-          return sendJson(res, 200, ALIVE);
-        case "/readyz":
-          return void readyz(res).catch(failed(res));
-        case "/metrics":
-          return void metricsText(res).catch(failed(res));
+      const path = q === -1 ? url : url.slice(0, q);
+      if (path === "/" || path === "/status") {
+        res.writeHead(200, page.headers);
+        res.end(method === "HEAD" ? "" : page.body);
+        return;
+      }
+      if (method === "GET") {
+        switch (path) {
+          case "/healthz":
+            return sendJson(res, 200, ALIVE);
+          case "/readyz":
+            return void readyz(res).catch(failed(res));
+          case "/metrics":
+            return void metricsText(res).catch(failed(res));
+        }
       }
     }
     next(req, res);

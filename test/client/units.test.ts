@@ -25,6 +25,9 @@ import { base64ToBytes as registryBase64ToBytes } from "../../src/encoding.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { nobleX25519, sealToRegistry } from "../../client/src/private/envelope.js";
 import { nodeX25519 } from "../../client/src/private/platform.node.js";
+import { createPlatform as createBrowserPlatform } from "../../client/src/private/platform.browser.js";
+import { createClient } from "@connectrpc/connect";
+import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
 import { LOW_ORDER_HEX, LOW_ORDER_TOP_BIT_HEX } from "../helpers/lowOrder.js";
 import vectors from "../fixtures/vectors.json" with { type: "json" };
 
@@ -153,6 +156,16 @@ describe("answers that are not the registry's own errors", () => {
     expect(fromConnectError(new ConnectError("connect ECONNREFUSED", Code.Unavailable))).toMatchObject({ code: "NETWORK" });
     expect(fromConnectError(new ConnectError("late", Code.DeadlineExceeded))).toMatchObject({ code: "TIMEOUT" });
     expect(fromConnectError(new ConnectError("odd", Code.DataLoss))).toMatchObject({ code: "BAD_RESPONSE" });
+  });
+
+  it("the browser runtime's RPC transports report a failed fetch (nothing listening, or blocked by the browser) as NETWORK", async () => {
+    // Node's own fetch rejects with a TypeError here, as browsers do.
+    const platform = createBrowserPlatform("http://127.0.0.1:1", undefined);
+    for (const protocol of ["connect", "grpc-web"] as const) {
+      const client = createClient(RegistryService, await platform.transport(protocol));
+      const err = await client.listNodes({}).then(() => null, (e: unknown) => e);
+      expect(fromConnectError(err), protocol).toMatchObject({ code: "NETWORK" });
+    }
   });
 });
 

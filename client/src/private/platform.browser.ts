@@ -2,13 +2,29 @@
 // JSON paths, connect-web transports for Connect and gRPC-Web, @noble X25519
 // and SHA-256.
 // gRPC needs HTTP/2 trailers, which browsers do not expose: use gRPC-Web.
-import type { Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8 } from "../wire/bytes.js";
 import { nobleX25519 } from "./envelope.js";
 import { RegistryClientError, invalidInput } from "./errors.js";
 import { type HttpAnswer, type HttpRequest, MAX_ANSWER_BYTES, type Platform, type TlsOptions } from "./platform.js";
+
+/**
+ * fetch for the connect-web transports. A fetch that fails (no connection, or
+ * a call the browser blocked, e.g. for CORS) rejects with a TypeError, which
+ * connect-web reports as Code.Unknown and would read as a bad answer; as
+ * Unavailable it is NETWORK, as on the JSON paths. An aborted call is left
+ * as it is (connect-web turns it into Canceled or DeadlineExceeded).
+ */
+const networkFetch: typeof fetch = async (input, init) => {
+  try {
+    return await globalThis.fetch(input, init);
+  } catch (err) {
+    if (init?.signal?.aborted) throw err;
+    throw new ConnectError(err instanceof Error ? err.message : String(err), Code.Unavailable, undefined, undefined, err);
+  }
+};
 
 export function createPlatform(baseUrl: string, tls: TlsOptions | undefined): Platform {
   if (tls !== undefined && (tls.ca !== undefined || tls.cert !== undefined || tls.key !== undefined)) {
@@ -43,7 +59,7 @@ export function createPlatform(baseUrl: string, tls: TlsOptions | undefined): Pl
       }
       let t = transports.get(protocol);
       if (t === undefined) {
-        const options = { baseUrl: base };
+        const options = { baseUrl: base, fetch: networkFetch };
         t = protocol === "connect" ? createConnectTransport({ ...options, useBinaryFormat: true }) : createGrpcWebTransport(options);
         transports.set(protocol, t);
       }

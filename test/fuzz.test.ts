@@ -52,11 +52,22 @@ function send(method: string, path: string, body?: Buffer | string, headers: htt
   });
 }
 
-/** Success, or a 4xx whose body is exactly {"error":{"code","message"[,"details"]}} with the code's status. */
-function expectDocumented(r: Reply): void {
+/** The status page's paths (GET / and /status answer HTML, not JSON). */
+const STATUS_PAGE = new Set(["/", "/status"]);
+
+/**
+ * Success (JSON; the status page's HTML for a GET of its paths), or a 4xx
+ * whose body is exactly {"error":{"code","message"[,"details"]}} with the code's status.
+ */
+function expectDocumented(r: Reply, request?: { method: string; path: string }): void {
   expect(r.status, r.text).toBeLessThan(500);
   if (r.status < 400) {
     expect(r.status).toBe(200);
+    if (request !== undefined && request.method === "GET" && STATUS_PAGE.has(request.path.split("?")[0]!)) {
+      expect(r.type).toMatch(/^text\/html/);
+      expect(r.text).toContain("enigma-node-registry");
+      return;
+    }
     JSON.parse(r.text);
     return;
   }
@@ -148,7 +159,7 @@ describe("JSON paths under fast-check", () => {
   }, TIMEOUT);
 
   it("answers any method on any path, and any check_user parameter, in the documented shape", async () => {
-    const known = ["/register", "/resolve", "/announce", "/sync", "/nodes", "/envelope_pubkey", "/envelope_pubkeys", "/pow/challenge", "/check_user/x", "/"];
+    const known = ["/register", "/resolve", "/announce", "/sync", "/nodes", "/envelope_pubkey", "/envelope_pubkeys", "/pow/challenge", "/check_user/x", "/", "/status"];
     const path = fc.oneof(
       fc.constantFrom(...known),
       fc.webPath().filter((p) => p.startsWith("/") && !p.startsWith("/enigma.") && !p.startsWith("/grpc.")),
@@ -159,7 +170,7 @@ describe("JSON paths under fast-check", () => {
     await fc.assert(
       fc.asyncProperty(method, path, fc.option(fc.json(), { nil: undefined }), async (m, p, b) => {
         const r = await send(m, p, b, b === undefined ? {} : { "content-type": "application/json" });
-        expectDocumented(r);
+        expectDocumented(r, { method: m, path: p });
       }),
       { numRuns: RUNS },
     );

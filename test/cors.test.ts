@@ -7,13 +7,13 @@
 // rate-limit tokens nor count as registry requests, a 429 stays readable.
 import http from "node:http";
 import http2 from "node:http2";
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { ALLOW_HEADERS, EXPOSE_HEADERS, withCors } from "../src/adapters/cors.js";
 import type { RequestHandler } from "../src/server.js";
-import { type Running, startRegistry, testToml } from "./helpers/registry.js";
+import { type Running, startRegistry, testToml, connectErrorOf } from "./helpers/registry.js";
 
 const APP = "https://app.example";
 const EVIL = "https://evil.example";
@@ -128,15 +128,6 @@ const withOrigin = (origin: string): Interceptor => (next) => (req) => {
   return next(req);
 };
 
-async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
-
 describe("an allowed origin and a refused one", () => {
   let reg: Running;
   beforeAll(async () => {
@@ -232,7 +223,7 @@ describe("an allowed origin and a refused one", () => {
       const res = await client.checkUser({ handle: Buffer.from(HANDLE, "hex") }, { onHeader: (h) => void (header = h) });
       expect(res.exists, name).toBe(false);
       expect(header?.get("access-control-allow-origin"), name).toBe(APP);
-      const err = await rpcError(client.checkUser({ handle: new Uint8Array(3) }));
+      const err = await connectErrorOf(client.checkUser({ handle: new Uint8Array(3) }));
       expect(err.code, name).toBe(Code.InvalidArgument);
       expect(err.metadata.get("access-control-allow-origin"), name).toBe(APP);
     }

@@ -4,13 +4,13 @@
 // (UNKNOWN_ENVELOPE_KEY, EXPIRED_ENVELOPE_KEY, POW_INVALID), through real
 // clients against the real server.
 import { createHash } from "node:crypto";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { leadingZeroBitsOk, solvePow } from "../src/guard/pow.js";
 import { ErrorInfoSchema, RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
-import { KID, PEPPER, REGISTRY_PUBLIC, type Running, connectClient, grpcWebClient, startRegistry, testToml } from "./helpers/registry.js";
+import { KID, PEPPER, REGISTRY_PUBLIC, type Running, connectClient, grpcWebClient, startRegistry, testToml, connectErrorOf } from "./helpers/registry.js";
 import { canonical, hex, identityFor, sealForRegister, userId } from "./helpers/client.js";
 import vectors from "./fixtures/vectors.json" with { type: "json" };
 
@@ -30,15 +30,6 @@ interface JsonError {
 
 async function jsonError(res: Response): Promise<JsonError> {
   return ((await res.json()) as { error: JsonError }).error;
-}
-
-async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
 }
 
 /** The one ErrorInfo detail of an RPC error. */
@@ -100,7 +91,7 @@ describe("RATE_LIMITED", () => {
     expect((await fetch(`${reg.url}/nodes`)).status).toBe(200);
     expect((await fetch(`${reg.url}/nodes`)).status).toBe(429); // now banned on every surface
     for (const [name, client] of rpcClients(reg.url)) {
-      const err = await rpcError(client.listNodes({}));
+      const err = await connectErrorOf(client.listNodes({}));
       expect(err.code, name).toBe(Code.ResourceExhausted);
       const detail = info(err);
       expect(detail.code, name).toBe("RATE_LIMITED");
@@ -154,7 +145,7 @@ describe("reason on register: UNKNOWN_ENVELOPE_KEY and EXPIRED_ENVELOPE_KEY", ()
       for (const [reason, pub, kid] of cases) {
         const s = sealed(`${name}-${reason}`, pub, kid);
         const env = s.envelope;
-        const err = await rpcError(
+        const err = await connectErrorOf(
           client.register({
             handle: s.handle,
             envelope: { kid: Buffer.from(env.kid, "hex"), senderPubkey: Buffer.from(env.sender_pubkey, "hex"), nonce: Buffer.from(env.nonce, "hex"), ciphertext: Buffer.from(env.ciphertext, "base64") },
@@ -203,11 +194,11 @@ describe("reason on proof of work: POW_INVALID for a refused header, none for a 
     const bad = await badHeaders(reg.url);
     const handle = userId("pow-rpc");
     for (const [name, client] of rpcClients(reg.url)) {
-      const missing = await rpcError(client.checkUser({ handle }));
+      const missing = await connectErrorOf(client.checkUser({ handle }));
       expect(missing.code, name).toBe(Code.FailedPrecondition);
       expect([info(missing).code, info(missing).reason], name).toEqual(["POW_REQUIRED", ""]);
       for (const header of bad) {
-        const err = await rpcError(client.checkUser({ handle }, { headers: { "x-enigma-pow": header } }));
+        const err = await connectErrorOf(client.checkUser({ handle }, { headers: { "x-enigma-pow": header } }));
         expect(err.code, `${name} ${header}`).toBe(Code.FailedPrecondition);
         expect([info(err).code, info(err).reason], `${name} ${header}`).toEqual(["POW_REQUIRED", "POW_INVALID"]);
       }

@@ -3,11 +3,11 @@
 // and gRPC transports. Same port, same store, same rules as the JSON paths.
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema, RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
-import { KID, PEPPER, REGISTRY_PUBLIC, type Running, connectClient, grpcWebClient, startRegistry, testToml } from "./helpers/registry.js";
+import { KID, PEPPER, REGISTRY_PUBLIC, type Running, connectClient, grpcWebClient, startRegistry, testToml, connectErrorOf } from "./helpers/registry.js";
 import { canonical, hex, identityFor, newRequester, sealForRegister, userId } from "./helpers/client.js";
 
 let reg: Running;
@@ -49,15 +49,6 @@ function sealed(username: string) {
       ciphertext: Buffer.from(env.ciphertext, "base64"),
     },
   };
-}
-
-async function connectError(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("gRPC with @grpc/grpc-js", () => {
@@ -148,12 +139,12 @@ describe("Connect protocol", () => {
       [client.addNodes({ nodes: [{ baseUrl: "gopher://x" }] }), Code.InvalidArgument, "INVALID_INPUT"],
     ];
     for (const [call, code, wire] of cases) {
-      const err = await connectError(call);
+      const err = await connectErrorOf(call);
       expect(err.code).toBe(code);
       expect(err.findDetails(ErrorInfoSchema).map((d) => d.code)).toEqual([wire]);
     }
     const s = sealed("connect-kid");
-    const err = await connectError(client.register({ handle: s.handle, envelope: { ...s.envelope, kid: new Uint8Array(8) } }));
+    const err = await connectErrorOf(client.register({ handle: s.handle, envelope: { ...s.envelope, kid: new Uint8Array(8) } }));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.rawMessage).toContain("envelope key");
   });
@@ -177,7 +168,7 @@ describe("gRPC-Web and connect's gRPC transport", () => {
     expect((await web.register({ handle: s.handle, envelope: s.envelope })).ok).toBe(true);
     expect((await g.checkUser({ handle: s.handle })).exists).toBe(true);
     for (const client of [web, g]) {
-      const err = await connectError(client.register({ handle: s.handle, envelope: s.envelope }));
+      const err = await connectErrorOf(client.register({ handle: s.handle, envelope: s.envelope }));
       expect(err.code).toBe(Code.AlreadyExists);
       expect(err.findDetails(ErrorInfoSchema).map((d) => d.code)).toEqual(["CONFLICT"]);
     }

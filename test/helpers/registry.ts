@@ -1,6 +1,6 @@
 // Starts the real registry (the same createApp + listen as the CLI) on a free
 // port, with the vectors' pepper and key, and the clients the tests drive it with.
-import { createClient, type Client } from "@connectrpc/connect";
+import { ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createApp, type App } from "../../src/app.js";
 import { parseConfig } from "../../src/config.js";
@@ -64,4 +64,14 @@ export function connectClient(url: string): Client<typeof RegistryService> {
 
 export function grpcWebClient(url: string): Client<typeof RegistryService> {
   return createClient(RegistryService, createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" }));
+}
+
+/** The ConnectError a call failed with; throws when it did not fail. */
+export async function connectErrorOf(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected the call to fail");
 }

@@ -1,5 +1,6 @@
-// Crypto and encoding tests. test/fixtures/vectors.json is copied from
-// shared/spec/vectors.json (the WIRE.md worked examples); every case must be
+// Crypto and encoding tests. test/fixtures/vectors.json holds the protocol's
+// worked examples (docs/PROTOCOL.md, made with @noble and cross-checked with
+// node:crypto when the project started); every case must be
 // reproduced byte for byte. @noble is the reference the node:crypto paths are
 // compared against.
 import { readFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// One error type for every operation, carrying the WIRE.md code. Adapters map
+// One error type for every operation, carrying the error code (docs/PROTOCOL.md). Adapters map
 // it to an HTTP status (JSON paths) or a Connect code (RPCs); nothing else
 // decides how an error looks on the wire.
 import { Code } from "@connectrpc/connect";

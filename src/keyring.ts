@@ -1,4 +1,4 @@
-// The registry's envelope keys (WIRE.md "Envelope keys and rotation"): which
+// The registry's envelope keys (docs/PROTOCOL.md, "Envelopes"): which
 // key opens a register envelope, which one seals resolve answers.
 import type { EnvelopeKeyConfig } from "./config.js";
 import { X25519KeyPair } from "./crypto/x25519.js";

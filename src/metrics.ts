@@ -9,7 +9,7 @@ import { CounterFamily, type CounterSeries, HistogramFamily, type HistogramSerie
 
 /** How a request reached the registry. */
 export type Surface = "json" | "connect" | "grpc" | "grpc_web";
-/** A WIRE.md error code, "OK", or "CANCELLED" (the client went away). */
+/** An error code (docs/PROTOCOL.md), "OK", or "CANCELLED" (the client went away). */
 export type ResultCode = string;
 
 // Registry calls take well under a millisecond to a few hundred; storage is similar.
@@ -80,7 +80,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests = new CounterFamily(
     "enigma_requests_total",
-    "Registry requests by surface, operation and result code (WIRE.md code or OK)",
+    "Registry requests by surface, operation and result code (error code or OK)",
     ["surface", "operation", "code"],
   );
   readonly latency = new HistogramFamily(

@@ -8,7 +8,7 @@ import type { Metrics, OperationMetrics, Surface } from "./metrics.js";
 export type { Surface };
 
 export interface OperationObserver {
-  /** `start` is the performance.now() taken when the request arrived; `code` is "OK" or the WIRE.md code. */
+  /** `start` is the performance.now() taken when the request arrived; `code` is "OK" or the error code (docs/PROTOCOL.md). */
   done(surface: Surface, code: string, start: number, clientIp: string): void;
 }
 

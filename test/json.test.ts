@@ -1,4 +1,4 @@
-// The WIRE.md JSON paths over real HTTP/1.1 (fetch), against the real server:
+// The JSON paths of docs/PROTOCOL.md over real HTTP/1.1 (fetch), against the real server:
 // each path's success and each documented error, byte for byte where the
 // original's clients depend on it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -147,7 +147,7 @@ function promClientRecorder(): Recorder {
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
   const requests = new Counter({
     name: "enigma_requests_total",
-    help: "Registry requests by surface, operation and result code (WIRE.md code or OK)",
+    help: "Registry requests by surface, operation and result code (error code or OK)",
     labelNames: ["surface", "operation", "code"],
     registers,
   });

@@ -30,7 +30,7 @@ import {
 import { connectClient, startRegistry, type Running } from "./helpers/registry.js";
 import { freePort, startRedis, type RedisServer } from "./helpers/redisServer.js";
 
-const BOUND_MS = 1000; // WIRE.md/issue: an outage is a quick 503, never a hang
+const BOUND_MS = 1000; // an outage is a quick 503, never a hang
 const POW_DIFFICULTY = 1;
 
 afterAll(stopAllClis);

@@ -129,7 +129,7 @@ describe("Connect protocol", () => {
     expect(synced.merged).toBe(1);
   });
 
-  it("attaches an ErrorInfo detail with the WIRE.md code", async () => {
+  it("attaches an ErrorInfo detail with the error code", async () => {
     const client = connectClient(reg.url);
     const cases: [Promise<unknown>, Code, string][] = [
       [client.checkUser({ handle: new Uint8Array(3) }), Code.InvalidArgument, "INVALID_INPUT"],

@@ -1,6 +1,6 @@
 // RegistryService over gRPC, gRPC-Web and Connect (connect-node): proto
 // messages -> domain types -> the same operations as the JSON paths. Errors
-// carry the WIRE.md code as an ErrorInfo detail.
+// carry the error code as an ErrorInfo detail.
 import { performance } from "node:perf_hooks";
 import { type MessageInitShape, create } from "@bufbuild/protobuf";
 import {

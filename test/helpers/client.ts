@@ -1,6 +1,6 @@
 // A reference client written only with @noble (never the registry's own
 // crypto code), so round-trip tests check the server against an independent
-// implementation of WIRE.md.
+// implementation of docs/PROTOCOL.md.
 import { x25519 } from "@noble/curves/ed25519.js";
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { blake3 } from "@noble/hashes/blake3.js";

@@ -3,8 +3,8 @@
 // the steps Registry.resolve runs, without HTTP, JSON, rate limit or store.
 import { blindIndexHex } from "../src/crypto/blind.js";
 import { sealEnvelope } from "../src/crypto/envelope.js";
-import type { Config } from "../src/config.js";
-import { Keyring } from "../src/keyring.js";
+import type { Config } from "../src/config/config.js";
+import { Keyring } from "../src/crypto/keyring.js";
 
 export interface CryptoLoopInput {
   readonly config: Config;

@@ -24,7 +24,7 @@ import os from "node:os";
 import path from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { parseConfig } from "../src/config.js";
+import { parseConfig } from "../src/config/config.js";
 import { ResolveRequestSchema } from "../gen/enigma/registry/v1/registry_pb.js";
 import { canonical, identityFor, newRequester, sealForRegister, userId, hex } from "../test/helpers/client.js";
 import { startRedis } from "../test/helpers/redisServer.js";

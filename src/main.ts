@@ -5,10 +5,10 @@
 // terminal (dev-mode warning, start-up errors) go to stderr.
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
-import { type Config, ConfigError, developmentConfig, keygenToml, loadConfigFile } from "./config.js";
-import { LOG_LEVELS, type LogLevel, createLogger, isLogLevel } from "./log.js";
+import { type Config, ConfigError, developmentConfig, keygenToml, loadConfigFile } from "./config/config.js";
+import { LOG_LEVELS, type LogLevel, createLogger, isLogLevel } from "./ops/log.js";
 import { listen } from "./server.js";
-import { loadTlsMaterial } from "./tlsFiles.js";
+import { loadTlsMaterial } from "./config/tlsFiles.js";
 
 const USAGE = `usage:
   enigma-node-registry [--config FILE] [--log-level LEVEL]   run the registry (no config: a local development registry)

@@ -1,7 +1,7 @@
 // The operations. Each runs once for every surface (JSON paths, gRPC,
 // gRPC-Web, Connect): guard (rate limit, PoW) -> crypto -> store. Inputs are
 // already-valid domain types; nothing here knows which adapter called.
-import type { Config } from "./config.js";
+import type { Config } from "./config/config.js";
 import { blindIndexHex } from "./crypto/blind.js";
 import { openWithShared, sealWithShared } from "./crypto/envelope.js";
 import type {
@@ -13,13 +13,13 @@ import type {
   Presence,
   PublicIdentity,
   UserId,
-} from "./domain.js";
-import { bytesToHex } from "./encoding.js";
-import { RegistryError, invalidInput } from "./errors.js";
+} from "./wire/domain.js";
+import { bytesToHex } from "./wire/encoding.js";
+import { RegistryError, invalidInput } from "./wire/errors.js";
 import type { PowGuard } from "./guard/pow.js";
 import type { RateLimiter } from "./guard/rateLimit.js";
-import { parseIdentityPlaintext, serializeIdentity } from "./identityJson.js";
-import type { Keyring } from "./keyring.js";
+import { parseIdentityPlaintext, serializeIdentity } from "./wire/identityJson.js";
+import type { Keyring } from "./crypto/keyring.js";
 import type { Store } from "./store/store.js";
 
 export interface RegistryDeps {

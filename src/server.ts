@@ -3,14 +3,14 @@
 // "PRI ") and hands the socket to an h2c server or an HTTP/1.1 server; Node has
 // no other way to serve both in cleartext. In tls mode one HTTP/2 secure
 // server with ALPN serves HTTP/1.1 and h2. Either way every connection is
-// bounded in time (src/limits.ts), so idle or slow clients cannot hold sockets.
+// bounded in time (src/config/limits.ts), so idle or slow clients cannot hold sockets.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import type { Config } from "./config.js";
+import type { Config } from "./config/config.js";
 import type { NodeResponse, Request } from "./adapters/http.js";
-import { DEFAULT_TIMEOUTS, MAX_CONCURRENT_STREAMS, type Timeouts } from "./limits.js";
-import { loadTlsMaterial } from "./tlsFiles.js";
+import { DEFAULT_TIMEOUTS, MAX_CONCURRENT_STREAMS, type Timeouts } from "./config/limits.js";
+import { loadTlsMaterial } from "./config/tlsFiles.js";
 
 export type RequestHandler = (req: Request, res: NodeResponse) => void;
 

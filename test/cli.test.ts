@@ -2,7 +2,7 @@
 // the announce line with the real port, clean stop on SIGTERM/SIGINT, one-line
 // config errors, and keygen.
 import { afterAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../src/config.js";
+import { parseConfig } from "../src/config/config.js";
 import { runCli, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
 import { testToml } from "./helpers/registry.js";
 

@@ -3,8 +3,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { ConfigError, developmentConfig, keygenToml, loadConfigFile, parseConfig } from "../src/config.js";
-import type { Config } from "../src/config.js";
+import { ConfigError, developmentConfig, keygenToml, loadConfigFile, parseConfig } from "../src/config/config.js";
+import type { Config } from "../src/config/config.js";
 
 const PEPPER = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f";
 const PRIV = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f";

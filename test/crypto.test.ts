@@ -8,15 +8,15 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { RegistryError } from "../src/errors.js";
-import type { IdentityEnvelope } from "../src/domain.js";
+import { RegistryError } from "../src/wire/errors.js";
+import type { IdentityEnvelope } from "../src/wire/domain.js";
 import {
   base64ToBytes,
   bytesToBase64,
   bytesToHex,
   hexToBytes,
   hexToBytesOfLength,
-} from "../src/encoding.js";
+} from "../src/wire/encoding.js";
 import { normalizeUsername, userIdOf } from "../src/crypto/userId.js";
 import { blindIndex, blindIndexHex } from "../src/crypto/blind.js";
 import { X25519KeyPair, generateX25519PrivateKey } from "../src/crypto/x25519.js";

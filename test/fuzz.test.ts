@@ -11,7 +11,7 @@ import fc from "fast-check";
 import http from "node:http";
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HTTP_STATUS } from "../src/errors.js";
+import { HTTP_STATUS } from "../src/wire/errors.js";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { canonical, hex, identityFor, newRequester, sealForRegister, userId } from "./helpers/client.js";
 import { KID, PEPPER, REGISTRY_PUBLIC, type Running, connectClient, startRegistry, testToml } from "./helpers/registry.js";

@@ -8,11 +8,11 @@ import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-nod
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { registryRoutes } from "../src/adapters/connect.js";
 import { createJsonRoutes } from "../src/adapters/json.js";
-import { ConfigError, parseConfig } from "../src/config.js";
+import { ConfigError, parseConfig } from "../src/config/config.js";
 import { ClientIpResolver } from "../src/guard/clientIp.js";
-import { createLogger, logInternalError } from "../src/log.js";
-import { Metrics } from "../src/metrics.js";
-import { requestObserver } from "../src/observe.js";
+import { createLogger, logInternalError } from "../src/ops/log.js";
+import { Metrics } from "../src/ops/metrics.js";
+import { requestObserver } from "../src/ops/observe.js";
 import type { Registry } from "../src/registry.js";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { runCli, runFixture, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";

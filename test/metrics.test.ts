@@ -9,7 +9,7 @@ import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { type Running, connectClient, grpcWebClient, startRegistry, testToml } from "./helpers/registry.js";
-import { Metrics, type Surface } from "../src/metrics.js";
+import { Metrics, type Surface } from "../src/ops/metrics.js";
 
 const HANDLE = "ab".repeat(32);
 
@@ -128,7 +128,7 @@ describe("with a tiny rate limit and proof of work on", () => {
   });
 });
 
-// The plain-number series (src/metricSeries.ts) must print exactly what the
+// The plain-number series (src/ops/metricSeries.ts) must print exactly what the
 // prom-client Counter/Histogram label children they replaced printed.
 
 /** What the registry records, driven identically into the old and the new implementation. */
@@ -141,7 +141,7 @@ interface Recorder {
   text(): Promise<string>;
 }
 
-/** The previous src/metrics.ts, reduced to its prom-client calls in the order it made them. */
+/** The previous src/ops/metrics.ts, reduced to its prom-client calls in the order it made them. */
 function promClientRecorder(): Recorder {
   const registers = [new Registry()];
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

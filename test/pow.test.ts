@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { Config } from "../src/config.js";
-import { RegistryError } from "../src/errors.js";
+import type { Config } from "../src/config/config.js";
+import { RegistryError } from "../src/wire/errors.js";
 import { leadingZeroBitsOk, MAX_SOLUTION_LENGTH, PowGuard, solvePow } from "../src/guard/pow.js";
 import { MemoryStore } from "../src/store/memory.js";
 import type { Store } from "../src/store/store.js";

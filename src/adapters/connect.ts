@@ -11,14 +11,14 @@ import {
   createContextKey,
   createContextValues,
 } from "@connectrpc/connect";
-import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PublicIdentity } from "../domain.js";
-import { CONNECT_CODE, asRegistryError, invalidInput } from "../errors.js";
+import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PublicIdentity } from "../wire/domain.js";
+import { CONNECT_CODE, asRegistryError, invalidInput } from "../wire/errors.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
-import { type RequestObserver, rpcSurface } from "../observe.js";
-import { type BatchLimits, checkBatch } from "../limits.js";
+import { type RequestObserver, rpcSurface } from "../ops/observe.js";
+import { type BatchLimits, checkBatch } from "../config/limits.js";
 import type { Registry } from "../registry.js";
 import { type Request, retryAfterSeconds } from "./http.js";
-import * as validate from "../validate.js";
+import * as validate from "../wire/validate.js";
 import {
   EnvelopePublicKeySchema,
   ErrorInfoSchema,

@@ -21,7 +21,7 @@
 // credentials (browsers refuse that pairing, and it would let any page act
 // with a visitor's credentials).
 import { cors } from "@connectrpc/connect";
-import type { Config } from "../config.js";
+import type { Config } from "../config/config.js";
 import type { RequestHandler } from "../server.js";
 
 /** What the preflight answer writes; node:http and HTTP/2 compat responses both fit. */

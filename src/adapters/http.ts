@@ -3,7 +3,7 @@
 // HTTP/2 compatibility API alike.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { HTTP_STATUS, RegistryError } from "../errors.js";
+import { HTTP_STATUS, RegistryError } from "../wire/errors.js";
 
 export type Request = IncomingMessage | Http2ServerRequest;
 /** The part of a response (HTTP/1.1 or the HTTP/2 compatibility API) the routes use. */

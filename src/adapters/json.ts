@@ -3,16 +3,16 @@
 // reads JSON into domain types, calls one operation and writes serde-style
 // JSON. Errors become {"error":{code,message[,details]}}.
 import { performance } from "node:perf_hooks";
-import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PowChallenge } from "../domain.js";
-import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from "../encoding.js";
-import { RegistryError, asRegistryError, invalidInput } from "../errors.js";
+import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PowChallenge } from "../wire/domain.js";
+import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from "../wire/encoding.js";
+import { RegistryError, asRegistryError, invalidInput } from "../wire/errors.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
-import { readIdentity } from "../identityJson.js";
-import * as shape from "../jsonShape.js";
-import { type BatchLimits, checkJsonDepth } from "../limits.js";
-import type { OperationObserver, RequestObserver } from "../observe.js";
+import { readIdentity } from "../wire/identityJson.js";
+import * as shape from "../wire/jsonShape.js";
+import { type BatchLimits, checkJsonDepth } from "../config/limits.js";
+import type { OperationObserver, RequestObserver } from "../ops/observe.js";
 import type { Registry } from "../registry.js";
-import * as validate from "../validate.js";
+import * as validate from "../wire/validate.js";
 import { type Request, type Response, readBody, sendError, sendJson } from "./http.js";
 
 export interface JsonRoutesOptions {

@@ -3,10 +3,10 @@
 // status page at GET (and HEAD) / and /status, in front of the JSON paths. None of it goes through the Registry, so none of it spends
 // rate-limit tokens, and none of it is counted as a registry request.
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { RegistryError } from "../errors.js";
-import type { HealthMonitor } from "../health.js";
-import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics.js";
+import { RegistryError } from "../wire/errors.js";
+import type { HealthMonitor } from "../ops/health.js";
+import type { Logger } from "../ops/log.js";
+import type { Metrics } from "../ops/metrics.js";
 import { type Request, type Response, errorBody, sendJson } from "./http.js";
 import { createStatusPage } from "./statusPage.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";

@@ -5,8 +5,8 @@
 // here with the allocation-free BLAKE3 of ./blake3.ts.
 import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
 import { hchacha } from "@noble/ciphers/chacha.js";
-import type { IdentityEnvelope } from "../domain.js";
-import { invalidInput } from "../errors.js";
+import type { IdentityEnvelope } from "../wire/domain.js";
+import { invalidInput } from "../wire/errors.js";
 import { deriveEnvelopeKey } from "../../client/src/wire/envelopeKey.js";
 import { blake3Into } from "./blake3.js";
 import type { X25519KeyPair } from "./x25519.js";

@@ -1,7 +1,7 @@
 // User ids: the rule (normalization, BLAKE3 with its domain) is the one the
 // client package uses, written once in client/src/wire/username.ts.
 import { normalizeUsername, userIdOfNormalized } from "../../client/src/wire/username.js";
-import { invalidInput } from "../errors.js";
+import { invalidInput } from "../wire/errors.js";
 
 export { normalizeUsername };
 

@@ -4,7 +4,7 @@
 import { diffieHellman, createPrivateKey, createPublicKey, randomFillSync } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { type RegistryError, invalidInput } from "../errors.js";
+import { type RegistryError, invalidInput } from "../wire/errors.js";
 
 const b64url = (b: Uint8Array): string =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");

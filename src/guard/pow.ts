@@ -4,9 +4,9 @@
 // <challenge>:<solution>`. A challenge is single-use across replicas because
 // the store's takePowChallenge is atomic; expiry is the store's TTL.
 import { hash, randomBytes as nodeRandomBytes } from "node:crypto";
-import type { Config } from "../config.js";
-import type { PowChallenge } from "../domain.js";
-import { RegistryError } from "../errors.js";
+import type { Config } from "../config/config.js";
+import type { PowChallenge } from "../wire/domain.js";
+import { RegistryError } from "../wire/errors.js";
 import type { Store } from "../store/store.js";
 import {
   CHALLENGE_PATTERN as CHALLENGE,

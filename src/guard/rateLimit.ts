@@ -19,10 +19,10 @@
 //   whenever Redis is not ready, fails, or answers later than deadlineMs.
 import type { Cluster, Redis } from "ioredis";
 import { RateLimiterCompatibleAbstract, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import type { Config, RateLimitConfig } from "../config.js";
-import type { RateScope } from "../domain.js";
-import { Deadline } from "../deadline.js";
-import { RegistryError } from "../errors.js";
+import type { Config, RateLimitConfig } from "../config/config.js";
+import type { RateScope } from "../wire/domain.js";
+import { Deadline } from "../store/deadline.js";
+import { RegistryError } from "../wire/errors.js";
 
 export interface RateLimiter {
   /** Resolves when the request may proceed; rejects with RegistryError RATE_LIMITED otherwise. */

@@ -2,7 +2,7 @@
 // turn every backend failure into UNAVAILABLE), so memory.ts and redis.ts
 // stay free of metrics. close() is passed through untimed.
 import { performance } from "node:perf_hooks";
-import type { StorageMetrics } from "../metrics.js";
+import type { StorageMetrics } from "../ops/metrics.js";
 import type { Store } from "./store.js";
 
 interface StorageMetricsSource {

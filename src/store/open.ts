@@ -1,7 +1,7 @@
 // Picks the store the config asks for. For Redis it also returns the client,
 // so the rate limiter shares one connection (pool) with the store.
 import type { Cluster, Redis } from "ioredis";
-import type { Config } from "../config.js";
+import type { Config } from "../config/config.js";
 import { MemoryStore } from "./memory.js";
 import { RedisStore } from "./redis.js";
 import { createRedisClient, waitUntilReady } from "./redisClient.js";

@@ -3,7 +3,7 @@
 // Redis is down (measured); the options below turn an outage into an error in
 // milliseconds, so callers answer 503 (store) or fall back (rate limiter).
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import type { Config } from "../config.js";
+import type { Config } from "../config/config.js";
 
 export type RedisClient = Redis | Cluster;
 type Log = (msg: string) => void;

@@ -21,7 +21,7 @@ import { resolveOptions } from "../../client/src/private/options.js";
 import { ErrorInfoSchema } from "../../gen/enigma/registry/v1/registry_pb.js";
 import fc from "fast-check";
 import { base64ToBytes, bytesToBase64 } from "../../client/src/wire/bytes.js";
-import { base64ToBytes as registryBase64ToBytes } from "../../src/encoding.js";
+import { base64ToBytes as registryBase64ToBytes } from "../../src/wire/encoding.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { nobleX25519, sealToRegistry } from "../../client/src/private/envelope.js";
 import { nodeX25519 } from "../../client/src/private/platform.node.js";

@@ -3,8 +3,8 @@
 import { ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createApp, type App } from "../../src/app.js";
-import { parseConfig } from "../../src/config.js";
-import { createLogger } from "../../src/log.js";
+import { parseConfig } from "../../src/config/config.js";
+import { createLogger } from "../../src/ops/log.js";
 import { listen, type Listening } from "../../src/server.js";
 import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
 import vectors from "../fixtures/vectors.json" with { type: "json" };

@@ -6,7 +6,7 @@
 // Hex decoding is the client's (client/src/wire/bytes.ts: one table loop that
 // validates and decodes, measured faster than a regex plus Buffer.from for the
 // short ids on the hot path); encoding stays on Buffer here, which is faster.
-export { hexToBytes, hexToBytesOfLength } from "../client/src/wire/bytes.js";
+export { hexToBytes, hexToBytesOfLength } from "../../client/src/wire/bytes.js";
 
 /** A Buffer view over the same memory, so encoding never copies. */
 function view(b: Uint8Array): Buffer {

@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { parse, TomlError } from "smol-toml";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { LIMIT_DEFAULTS } from "./limits.js";
-import { LOG_LEVELS, type LogLevel } from "./log.js";
+import { LOG_LEVELS, type LogLevel } from "../ops/log.js";
 
 export interface EnvelopeKeyConfig {
   readonly kidHex: string; // 16 lowercase hex chars

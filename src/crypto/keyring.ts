@@ -1,10 +1,10 @@
 // The registry's envelope keys (docs/PROTOCOL.md, "Envelopes"): which
 // key opens a register envelope, which one seals resolve answers.
-import type { EnvelopeKeyConfig } from "./config.js";
-import { X25519KeyPair } from "./crypto/x25519.js";
-import { X25519Pool } from "./crypto/x25519Pool.js";
-import type { EnvelopePublicKeyInfo } from "./domain.js";
-import { RegistryError, invalidInput } from "./errors.js";
+import type { EnvelopeKeyConfig } from "../config/config.js";
+import { X25519KeyPair } from "./x25519.js";
+import { X25519Pool } from "./x25519Pool.js";
+import type { EnvelopePublicKeyInfo } from "../wire/domain.js";
+import { RegistryError, invalidInput } from "../wire/errors.js";
 
 export interface EnvelopeKey {
   /** Position in the configured list (and in the X25519 threads' key table). */

@@ -2,7 +2,7 @@
 // it to an HTTP status (JSON paths) or a Connect code (RPCs); nothing else
 // decides how an error looks on the wire.
 import { Code } from "@connectrpc/connect";
-import { WireError } from "../client/src/wire/errors.js";
+import { WireError } from "../../client/src/wire/errors.js";
 
 export type ErrorCode =
   | "INVALID_INPUT"

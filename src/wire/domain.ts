@@ -1,11 +1,11 @@
 // Domain types: what the operations work on. Adapters build them only through
-// src/validate.ts, so an operation never sees an invalid value.
+// src/wire/validate.ts, so an operation never sees an invalid value.
 
 /** 32 bytes: BLAKE3 of a normalized username. */
 export type UserId = Uint8Array;
 
 /** The identity a handle resolves to (its rules live with the client: client/src/wire/identity.ts). */
-export type { PublicIdentity } from "../client/src/wire/identity.js";
+export type { PublicIdentity } from "../../client/src/wire/identity.js";
 
 export interface IdentityEnvelope {
   /** 8 bytes */

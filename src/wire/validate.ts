@@ -2,7 +2,7 @@
 // types only through these, so operations never re-check anything.
 import type { IdentityEnvelope, NodeUrl, Presence, PublicIdentity, UserId } from "./domain.js";
 import { hexToBytesOfLength } from "./encoding.js";
-import { identityProblem } from "../client/src/wire/identity.js";
+import { identityProblem } from "../../client/src/wire/identity.js";
 import { invalidInput } from "./errors.js";
 
 export const USER_ID_BYTES = 32;

@@ -1,8 +1,7 @@
 // Every bound on what one client may make the registry hold or do, in one
 // place: socket timeouts, HTTP/2 streams, JSON nesting and batch sizes. The
 // configurable ones ([limits] in the config) only have their defaults here.
-import type { Config } from "./config.js";
-import { invalidInput } from "./errors.js";
+import { invalidInput } from "../wire/errors.js";
 
 /** Socket and request timeouts (ms). Slow or idle clients are cut off so they cannot hold sockets. */
 export interface Timeouts {
@@ -86,6 +85,7 @@ export interface BatchLimits {
   readonly maxNodes: number;
 }
 
-export function batchLimits(config: Pick<Config, "limits" | "maxNodes">): BatchLimits {
+/** The batch sizes of a loaded config (typed structurally: config.ts imports this module). */
+export function batchLimits(config: { readonly limits: { readonly maxSyncIdentities: number }; readonly maxNodes: number }): BatchLimits {
   return { maxSyncIdentities: config.limits.maxSyncIdentities, maxNodes: config.maxNodes };
 }

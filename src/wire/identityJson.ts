@@ -1,7 +1,7 @@
 // PublicIdentity as JSON. The strict reader and the canonical serde-style
 // writer are the wire rules shared with the client (client/src/wire/identity.ts);
 // here they read envelope plaintexts and write what the store keeps.
-import { readIdentity, identityToJson } from "../client/src/wire/identity.js";
+import { readIdentity, identityToJson } from "../../client/src/wire/identity.js";
 import type { PublicIdentity } from "./domain.js";
 import { invalidInput } from "./errors.js";
 

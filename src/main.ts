@@ -1,17 +1,21 @@
 // CLI: `enigma-node-registry [--config FILE] [--log-level LEVEL]` runs the
-// registry; `enigma-node-registry keygen` prints a fresh [envelope] block.
+// registry; `init [FILE]` writes a config that starts as it is; `keygen`
+// prints a fresh [envelope] block.
 // Logs are pino JSON lines on stdout; the announce line is a plain stdout
 // line of its own (scripts and tests match it); messages for the human at the
 // terminal (dev-mode warning, start-up errors) go to stderr.
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
-import { type Config, ConfigError, developmentConfig, keygenToml, loadConfigFile } from "./config/config.js";
+import { type Config, ConfigError, developmentConfig, initConfigToml, keygenToml, loadConfigFile } from "./config/config.js";
 import { LOG_LEVELS, type LogLevel, createLogger, isLogLevel } from "./ops/log.js";
 import { listen } from "./server.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
 
 const USAGE = `usage:
   enigma-node-registry [--config FILE] [--log-level LEVEL]   run the registry (no config: a local development registry)
+  enigma-node-registry init [FILE]                           write a config that starts as it is (default FILE: registry.toml):
+                                                             loopback, plain HTTP, memory store, fresh pepper and key
   enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
 LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)`;
 
@@ -32,6 +36,17 @@ function devConfig(): Config {
     ].join("\n"),
   );
   return dev.config;
+}
+
+/** Writes a fresh config, never over an existing file, readable by its owner only (it holds secrets). */
+function init(file: string): void {
+  try {
+    writeFileSync(file, initConfigToml(), { flag: "wx", mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new ConfigError(`init: ${file} exists; not overwritten`);
+    throw err;
+  }
+  process.stdout.write(`wrote ${file} (plain HTTP on 127.0.0.1:8443, memory store, fresh keys)\nstart it: npm start -- --config ${file}\n`);
 }
 
 async function run(configPath: string | undefined, logLevel: LogLevel | undefined): Promise<void> {
@@ -85,6 +100,11 @@ async function main(argv: string[]): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(USAGE + "\n");
+    return;
+  }
+  if (positionals[0] === "init") {
+    if (positionals.length > 2) throw new ConfigError(`init takes one FILE at most\n${USAGE}`);
+    init(positionals[1] ?? "registry.toml");
     return;
   }
   if (positionals[0] === "keygen") {

@@ -242,10 +242,21 @@ Read from /readyz, /envelope_pubkeys, /nodes and /metrics of this registry.</p>
 `;
 }
 
-/** The version in the repository's package.json (read once, when the app is created). */
+/**
+ * The version in the registry's package.json (read once, when the app is
+ * created). Found by walking up from this file, because it runs both from
+ * src/adapters/ and from the compiled dist/src/adapters/.
+ */
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
-  return typeof pkg.version === "string" ? pkg.version : "unknown";
+  for (let dir = new URL("./", import.meta.url); ; dir = new URL("../", dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { name?: unknown; version?: unknown };
+      if (pkg.name === "enigma-node-registry") return typeof pkg.version === "string" ? pkg.version : "unknown";
+    } catch {
+      // no package.json here: keep walking up
+    }
+    if (dir.pathname === "/") return "unknown";
+  }
 }
 
 export interface StatusPage {

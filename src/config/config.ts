@@ -492,6 +492,32 @@ export function keygenToml(): string {
   return randomEnvelope().toml;
 }
 
+/**
+ * `enigma-node-registry init`: a complete config that starts as it is (plain
+ * HTTP on loopback, memory store, fresh keys), with the keys a deployment
+ * changes next written out as comments.
+ */
+export function initConfigToml(): string {
+  return [
+    "# enigma-node-registry config, written by `enigma-node-registry init`.",
+    "# It holds secrets (the pepper and the envelope private key): keep it out of",
+    "# version control and readable only by the registry's user.",
+    "",
+    "# Loopback only, plain HTTP (HTTP/1.1 and h2c on one port). To face a network,",
+    '# use mode = "tls" with a [tls] table (cert_pem_path, key_pem_path) or run',
+    "# behind a TLS-terminating proxy listed in trusted_proxies.",
+    'address = "127.0.0.1:8443"',
+    'mode = "http"',
+    "",
+    "[storage]",
+    '# "memory": one process, lost on stop. For replicas sharing one truth:',
+    '# kind = "redis" with url = "redis://127.0.0.1:6379".',
+    'kind = "memory"',
+    "",
+    randomEnvelope().toml,
+  ].join("\n");
+}
+
 /** For `npm start` without a config: plain HTTP on 127.0.0.1:8443, memory store, fresh random keys. */
 export function developmentConfig(): { config: Config; pepperHex: string; kidHex: string; privateKeyHex: string } {
   const { toml, ...secrets } = randomEnvelope();

@@ -7,8 +7,9 @@ const ROOT = new URL("../../", import.meta.url);
 
 export const NPM_START_ARGS: readonly string[] = (() => {
   const pkg = JSON.parse(readFileSync(new URL("package.json", ROOT), "utf8")) as { scripts: { start: string } };
-  const [node, ...args] = pkg.scripts.start.split(/\s+/);
-  if (node !== "node" || args.at(-1) !== "src/main.ts") throw new Error(`unexpected start script: ${pkg.scripts.start}`);
+  // "exec" makes the shell npm runs the script in become node, so signals sent to npm reach it.
+  const [exec, node, ...args] = pkg.scripts.start.split(/\s+/);
+  if (exec !== "exec" || node !== "node" || args.at(-1) !== "src/main.ts") throw new Error(`unexpected start script: ${pkg.scripts.start}`);
   return args;
 })();
 

@@ -114,7 +114,8 @@ describe("the container image", () => {
     const { dir, pepper } = configDir("0.0.0.0:8443", "\n[rate_limit]\nenabled = false\n");
     try {
       const port = await freePort();
-      await podman("run", "-d", "--init", "--name", name, "-p", `127.0.0.1:${port}:8443`,
+      // --read-only: as deploy/kubernetes runs it (readOnlyRootFilesystem).
+      await podman("run", "-d", "--init", "--read-only", "--name", name, "-p", `127.0.0.1:${port}:8443`,
         "-v", `${dir}:/etc/enigma-registry:ro`, IMAGE);
       const url = `http://127.0.0.1:${port}`;
       await waitReady(url);

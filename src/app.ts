@@ -4,8 +4,9 @@
 import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config/config.js";
-import { peerContextValues, registryRoutes } from "./adapters/connect.js";
+import { peerContextValues, registryMethods, registryRoutes } from "./adapters/connect.js";
 import { withCors } from "./adapters/cors.js";
+import { grpcUnaryServer } from "./adapters/grpcUnary.js";
 import { createJsonRoutes } from "./adapters/json.js";
 import { parseErrorsAreInvalidArgument } from "./adapters/rpcParseErrors.js";
 import { healthRoutes, withOpsRoutes } from "./adapters/ops.js";
@@ -75,8 +76,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     [RegistryService.typeName, Health.typeName, ...REFLECTION_SERVICES],
     [file_enigma_registry_v1_registry, file_grpc_health_v1_health, ...REFLECTION_FILES],
   );
+  const methods = registryMethods(registry, batchLimits(config));
   const routes = [
-    registryRoutes(registry, clientIp, onInternalError, observer, batchLimits(config)),
+    registryRoutes(methods, clientIp, onInternalError, observer),
     healthRoutes(health),
     reflectionRoutes(reflection),
   ];
@@ -88,9 +90,11 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     contextValues: peerContextValues,
     readMaxBytes: config.limits.maxBodyBytes,
   });
+  // Unary gRPC calls of RegistryService skip connect-node (it serves the rest).
+  const claimStream = grpcUnaryServer({ methods, clientIp, observer, onInternalError, readMaxBytes: config.limits.maxBodyBytes });
   return {
     // CORS outside everything else: preflights never reach connect-node or the registry.
-    handler: withCors(config.cors, handler),
+    handler: Object.assign(withCors(config.cors, handler), { claimStream }),
     registry,
     store: opened.store,
     health,

@@ -9,10 +9,16 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { Config } from "./config/config.js";
 import type { NodeResponse, Request } from "./adapters/http.js";
+import type { StreamClaimer } from "./adapters/grpcUnary.js";
 import { DEFAULT_TIMEOUTS, MAX_CONCURRENT_STREAMS, type Timeouts } from "./config/limits.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
 
-export type RequestHandler = (req: Request, res: NodeResponse) => void;
+/**
+ * The handler of every request; it may also claim HTTP/2 streams before
+ * node's compatibility layer turns them into request/response objects (the
+ * unary gRPC server does, src/adapters/grpcUnary.ts).
+ */
+export type RequestHandler = ((req: Request, res: NodeResponse) => void) & { readonly claimStream?: StreamClaimer };
 
 export interface Listening {
   /** e.g. http://127.0.0.1:8443 */
@@ -65,6 +71,21 @@ function boundStreams(server: http2.Http2Server | http2.Http2SecureServer, ms: n
     timer.unref();
     stream[DEADLINE_TIMER] = timer;
     stream.on("close", clearDeadline); // emitted once; `on` spares once()'s wrapper
+  });
+}
+
+/**
+ * Puts `claim` in front of node's compatibility layer: the server's only
+ * 'stream' listener at this point is the one that makes request/response
+ * objects and emits 'request'; streams the claimer takes never reach it.
+ */
+function claimStreamsFirst(server: http2.Http2Server | http2.Http2SecureServer, claim: StreamClaimer): void {
+  const listeners = server.listeners("stream");
+  const compat = listeners[0] as (...args: unknown[]) => void;
+  if (listeners.length !== 1) throw new Error(`expected node's one compatibility 'stream' listener, found ${listeners.length}`);
+  server.removeListener("stream", compat);
+  server.on("stream", function (this: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) {
+    if (!claim(stream, headers)) compat.call(this, stream, headers, ...rest);
   });
 }
 
@@ -139,6 +160,7 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
     h2 = h2c;
     outer = sniffingServer(h2c, plain, t.handshakeMs);
   }
+  if (handler.claimStream !== undefined) claimStreamsFirst(h2, handler.claimStream);
   h2.setTimeout(t.idleSessionMs); // an idle session (no frames) is destroyed
   boundStreams(h2, t.requestMs);
   // Past this many open sockets new ones are closed on accept, so clients cannot use up every descriptor.

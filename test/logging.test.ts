@@ -6,7 +6,7 @@ import http from "node:http";
 import { createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { registryRoutes } from "../src/adapters/connect.js";
+import { registryMethods, registryRoutes } from "../src/adapters/connect.js";
 import { createJsonRoutes } from "../src/adapters/json.js";
 import { ConfigError, parseConfig } from "../src/config/config.js";
 import { ClientIpResolver } from "../src/guard/clientIp.js";
@@ -126,7 +126,7 @@ describe("INTERNAL errors", () => {
     const onInternalError = (err: unknown): void => logInternalError(logger, err);
     const limits = { maxSyncIdentities: 10, maxNodes: 10 };
     const handler = connectNodeAdapter({
-      routes: registryRoutes(broken, clientIp, onInternalError, observer, limits),
+      routes: registryRoutes(registryMethods(broken, limits), clientIp, onInternalError, observer),
       fallback: createJsonRoutes({ registry: broken, clientIp, maxBodyBytes: 65536, limits, onInternalError, observer }),
     });
     const server = http.createServer(handler);

@@ -2,7 +2,7 @@
 // messages -> domain types -> the same operations as the JSON paths. Errors
 // carry the error code as an ErrorInfo detail.
 import { performance } from "node:perf_hooks";
-import { type MessageInitShape, create } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape, create } from "@bufbuild/protobuf";
 import {
   ConnectError,
   type ConnectRouter,
@@ -109,23 +109,126 @@ function identityFrom(id: ProtoIdentity): PublicIdentity | null {
   });
 }
 
+/** One RegistryService method: its operation name (metrics, logs) and its implementation over proto messages. */
+export interface RegistryMethod<I extends DescMessage, O extends DescMessage> {
+  readonly operation: string;
+  readonly method: DescMethodUnary<I, O>;
+  run(req: MessageShape<I>, ctx: CallContext): Promise<MessageInitShape<O>>;
+}
+
+type Methods = typeof RegistryService.method;
+/** Every method of RegistryService, keyed by its local name, typed by its messages. */
+export type RegistryMethods = {
+  readonly [K in keyof Methods]: RegistryMethod<Methods[K]["input"], Methods[K]["output"]>;
+};
+
+/**
+ * The proto side of every operation: translate, validate, run. Shared by
+ * connect-node (Connect, gRPC-Web, gRPC+JSON) and the HTTP/2 stream server
+ * that answers unary gRPC calls (grpcUnary.ts).
+ */
+export function registryMethods(registry: Registry, limits: BatchLimits): RegistryMethods {
+  const m = RegistryService.method;
+  return {
+    register: {
+      operation: "register",
+      method: m.register,
+      async run(req, ctx) {
+        await registry.register(ctx, handle(req.handle), envelopeFrom(req.envelope));
+        return { ok: true };
+      },
+    },
+    resolve: {
+      operation: "resolve",
+      method: m.resolve,
+      async run(req, ctx) {
+        const requester = validate.bytesOfLength(req.requesterEphemeralPubkey, validate.X25519_KEY_BYTES, "requester_ephemeral_pubkey");
+        const env = await registry.resolve(ctx, handle(req.handle), requester);
+        return { handle: req.handle, envelope: env === null ? undefined : envelopeTo(env) };
+      },
+    },
+    checkUser: {
+      operation: "check_user",
+      method: m.checkUser,
+      async run(req, ctx) {
+        return { exists: await registry.checkUser(ctx, handle(req.handle)) };
+      },
+    },
+    announce: {
+      operation: "announce",
+      method: m.announce,
+      async run(req, ctx) {
+        const p = req.presence;
+        if (p === undefined) throw invalidInput("presence is required");
+        const userId = validate.bytesOfLength(p.userId, validate.USER_ID_BYTES, "presence.user_id");
+        await registry.announce(ctx, validate.presence(userId, p.addr, validate.safeU64(p.tsMs, "presence.ts_ms")));
+        return { ok: true };
+      },
+    },
+    sync: {
+      operation: "sync",
+      method: m.sync,
+      async run(req, ctx) {
+        checkBatch(req.identities.length, limits.maxSyncIdentities, "identities");
+        return { merged: await registry.sync(ctx, req.identities.map(identityFrom)) };
+      },
+    },
+    listNodes: {
+      operation: "list_nodes",
+      method: m.listNodes,
+      async run(_req, ctx) {
+        return { nodes: (await registry.listNodes(ctx)).map((baseUrl) => ({ baseUrl })) };
+      },
+    },
+    addNodes: {
+      operation: "add_nodes",
+      method: m.addNodes,
+      async run(req, ctx) {
+        checkBatch(req.nodes.length, limits.maxNodes, "nodes");
+        return { merged: await registry.addNodes(ctx, req.nodes.map((n) => validate.nodeUrl(n.baseUrl))) };
+      },
+    },
+    getEnvelopePublicKey: {
+      operation: "get_envelope_public_key",
+      method: m.getEnvelopePublicKey,
+      async run(_req, ctx) {
+        return { key: keyTo(await registry.envelopePublicKey(ctx)) };
+      },
+    },
+    listEnvelopePublicKeys: {
+      operation: "list_envelope_public_keys",
+      method: m.listEnvelopePublicKeys,
+      async run(_req, ctx) {
+        return { keys: (await registry.envelopePublicKeys(ctx)).map(keyTo) };
+      },
+    },
+    getPowChallenge: {
+      operation: "get_pow_challenge",
+      method: m.getPowChallenge,
+      async run(_req, ctx) {
+        const c = await registry.powChallenge(ctx);
+        return { challenge: c.challenge, difficulty: c.difficulty, expiresMs: BigInt(c.expiresMs) };
+      },
+    },
+  };
+}
+
 export function registryRoutes(
-  registry: Registry,
+  methods: RegistryMethods,
   clientIp: ClientIpResolver,
   onInternalError: (err: unknown) => void,
   observer: RequestObserver,
-  limits: BatchLimits,
 ) {
-  // Every RPC: translate, run the operation, translate errors, observe (metrics, log line).
-  const rpc = <I, O>(operation: string, fn: (req: I, ctx: CallContext) => Promise<O>) => {
-    const op = observer.operation(operation);
-    return async (req: I, ctx: HandlerContext): Promise<O> => {
+  // Every RPC: run the operation, translate errors, observe (metrics, log line).
+  const rpc = <I extends DescMessage, O extends DescMessage>(m: RegistryMethod<I, O>) => {
+    const op = observer.operation(m.operation);
+    return async (req: MessageShape<I>, ctx: HandlerContext): Promise<MessageInitShape<O>> => {
       const start = performance.now();
       const peer = ctx.values.get(peerKey);
       const headers = requestHeaders(ctx, peer);
       const c: CallContext = { clientIp: clientIp.resolve(peer.remoteAddress, peer.forwardedFor), pow: headers.pow ?? undefined };
       try {
-        const out = await fn(req, c);
+        const out = await m.run(req, c);
         op.done(rpcSurface(headers.contentType), "OK", start, c.clientIp);
         return out;
       } catch (err) {
@@ -141,38 +244,16 @@ export function registryRoutes(
     // left out here: one closure and one promise less per call.
     const options = { interceptors: [] };
     router.service(RegistryService, {
-      register: rpc("register", async (req, ctx) => {
-        await registry.register(ctx, handle(req.handle), envelopeFrom(req.envelope));
-        return { ok: true };
-      }),
-      resolve: rpc("resolve", async (req, ctx) => {
-        const requester = validate.bytesOfLength(req.requesterEphemeralPubkey, validate.X25519_KEY_BYTES, "requester_ephemeral_pubkey");
-        const env = await registry.resolve(ctx, handle(req.handle), requester);
-        return { handle: req.handle, envelope: env === null ? undefined : envelopeTo(env) };
-      }),
-      checkUser: rpc("check_user", async (req, ctx) => ({ exists: await registry.checkUser(ctx, handle(req.handle)) })),
-      announce: rpc("announce", async (req, ctx) => {
-        const p = req.presence;
-        if (p === undefined) throw invalidInput("presence is required");
-        const userId = validate.bytesOfLength(p.userId, validate.USER_ID_BYTES, "presence.user_id");
-        await registry.announce(ctx, validate.presence(userId, p.addr, validate.safeU64(p.tsMs, "presence.ts_ms")));
-        return { ok: true };
-      }),
-      sync: rpc("sync", async (req, ctx) => {
-        checkBatch(req.identities.length, limits.maxSyncIdentities, "identities");
-        return { merged: await registry.sync(ctx, req.identities.map(identityFrom)) };
-      }),
-      listNodes: rpc("list_nodes", async (_req, ctx) => ({ nodes: (await registry.listNodes(ctx)).map((baseUrl) => ({ baseUrl })) })),
-      addNodes: rpc("add_nodes", async (req, ctx) => {
-        checkBatch(req.nodes.length, limits.maxNodes, "nodes");
-        return { merged: await registry.addNodes(ctx, req.nodes.map((n) => validate.nodeUrl(n.baseUrl))) };
-      }),
-      getEnvelopePublicKey: rpc("get_envelope_public_key", async (_req, ctx) => ({ key: keyTo(await registry.envelopePublicKey(ctx)) })),
-      listEnvelopePublicKeys: rpc("list_envelope_public_keys", async (_req, ctx) => ({ keys: (await registry.envelopePublicKeys(ctx)).map(keyTo) })),
-      getPowChallenge: rpc("get_pow_challenge", async (_req, ctx) => {
-        const c = await registry.powChallenge(ctx);
-        return { challenge: c.challenge, difficulty: c.difficulty, expiresMs: BigInt(c.expiresMs) };
-      }),
+      register: rpc(methods.register),
+      resolve: rpc(methods.resolve),
+      checkUser: rpc(methods.checkUser),
+      announce: rpc(methods.announce),
+      sync: rpc(methods.sync),
+      listNodes: rpc(methods.listNodes),
+      addNodes: rpc(methods.addNodes),
+      getEnvelopePublicKey: rpc(methods.getEnvelopePublicKey),
+      listEnvelopePublicKeys: rpc(methods.listEnvelopePublicKeys),
+      getPowChallenge: rpc(methods.getPowChallenge),
     }, options);
   };
 }

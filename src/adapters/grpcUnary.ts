@@ -146,9 +146,21 @@ function refuse(stream: http2.ServerHttp2Stream, error: ConnectError): void {
   status.forEach((value, name) => {
     headers[name] = value;
   });
+  headers["grpc-message"] = percentEncoded(error.rawMessage);
   stream.respond(headers, { endStream: true });
   // Anything the client still sends is read and dropped.
   stream.resume();
+}
+
+/**
+ * grpc-message as the gRPC spec encodes it: printable ASCII but '%' as is,
+ * every other UTF-8 byte as %XX. (connect's encodeURIComponent also encodes
+ * ':' or ',', which grpc-js's decodeURI then leaves encoded.)
+ */
+function percentEncoded(message: string): string {
+  return Array.from(Buffer.from(message, "utf8"), (b) =>
+    b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`,
+  ).join("");
 }
 
 function frame(flags: number, message: Uint8Array): Buffer {

@@ -288,3 +288,21 @@ export function readText(file: string): string {
     return "";
   }
 }
+
+// ------------------------------------------------------------- memory
+
+/** Resets a process's peak RSS (VmHWM) to its current RSS (Linux: clear_refs 5); false when not allowed. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Peak RSS (VmHWM) since start or the last resetPeakRss, in MiB; NaN when unreadable. */
+export function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readText(`/proc/${pid}/status`));
+  return m === null ? NaN : Number(m[1]) / 1024;
+}

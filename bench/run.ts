@@ -14,6 +14,7 @@
 //   resolve_json_redis, check_user_json_redis              Redis store
 //   *_redis_2replicas         two registries on one Redis, load split evenly
 //   resolve_json_p99_at_half_peak_ms                       autocannon overallRate
+//   *_peak_rss_mib            the server's peak RSS during that load (the larger of two replicas)
 // Ratios are the median of the per-round ratios.
 //
 // Environment: BENCH_QUICK=1 (short run), BENCH_PROFILE=DIR (servers write
@@ -39,6 +40,8 @@ import {
   grpcRun,
   haveH2load,
   median,
+  peakRssMiB,
+  resetPeakRss,
   withCpu,
   type LoadResult,
   type NodeProc,
@@ -288,7 +291,9 @@ async function main(): Promise<void> {
         if (!wanted(name)) return null;
         const usesRedis = servers.some((p) => p === redisA || p === redisB);
         const pids = [...servers.map((p) => p.pid), ...(usesRedis ? [redisPid] : [])];
+        for (const p of servers) resetPeakRss(p.pid);
         const { result: r, cpuMs } = await withCpu(pids, run);
+        record(`${name}_peak_rss_mib`, "MiB", Math.max(...servers.map((p) => peakRssMiB(p.pid))));
         const perReq = (ms: number): number => (ms * 1000) / Math.max(1, r.requests);
         const serverUs = perReq(cpuMs.slice(0, servers.length).reduce((a, b) => a + b, 0));
         record(name, "req/s", r.rps, noteBad(r));

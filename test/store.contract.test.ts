@@ -66,6 +66,14 @@ function describeStoreContract(name: string, makeStore: MakeStore): void {
       expect(await store.hasIdentity(randomBlind())).toBe(false);
     });
 
+    test("keeps the record character for character, Unicode included, however the string was built", async () => {
+      const blind = randomBlind();
+      // Built by concatenation, as the canonical JSON is (the memory store flattens it).
+      const text = '{"username_hint":' + JSON.stringify("José 日本 🦀 \u0000") + ',"n":' + [1, 2, 3].join(",") + "}";
+      expect(await store.registerIfAbsent(blind, text)).toBe(true);
+      expect(await store.getIdentity(blind)).toBe(text);
+    });
+
     test("50 concurrent registrations of one blind index: exactly one wins", async () => {
       const blind = randomBlind();
       const results = await Promise.all(

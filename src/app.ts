@@ -9,7 +9,7 @@ import { withCors } from "./adapters/cors.js";
 import { grpcUnaryServer } from "./adapters/grpcUnary.js";
 import { createJsonRoutes } from "./adapters/json.js";
 import { parseErrorsAreInvalidArgument } from "./adapters/rpcParseErrors.js";
-import { healthRoutes, withOpsRoutes } from "./adapters/ops.js";
+import { healthRoutes, opsOnly, withOpsRoutes } from "./adapters/ops.js";
 import { ClientIpResolver } from "./guard/clientIp.js";
 import { PowGuard } from "./guard/pow.js";
 import { rateLimiterFor } from "./guard/rateLimit.js";
@@ -38,6 +38,8 @@ export interface AppOptions {
 
 export interface App {
   readonly handler: RequestHandler;
+  /** /metrics, /healthz and /readyz alone, for the [ops] address listener. */
+  readonly opsHandler: RequestHandler;
   readonly registry: Registry;
   /** The backend store itself (MemoryStore or RedisStore); the operations use it through InstrumentedStore. */
   readonly store: Store;
@@ -82,19 +84,39 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     healthRoutes(health),
     reflectionRoutes(reflection),
   ];
-  const jsonRoutes = createJsonRoutes({ registry, clientIp, maxBodyBytes: config.limits.maxBodyBytes, limits: batchLimits(config), onInternalError, observer });
-  const handler = connectNodeAdapter({
-    routes: parseErrorsAreInvalidArgument((router: ConnectRouter) => routes.forEach((r) => r(router))),
-    fallback: withOpsRoutes({ health, metrics, log: logger }, jsonRoutes),
-    interceptors: [logPlainErrors(logger)],
-    contextValues: peerContextValues,
-    readMaxBytes: config.limits.maxBodyBytes,
+  const jsonRoutes = createJsonRoutes({
+    registry,
+    clientIp,
+    maxBodyBytes: config.limits.maxBodyBytes,
+    maxSyncBodyBytes: config.limits.maxSyncBodyBytes,
+    limits: batchLimits(config),
+    onInternalError,
+    observer,
   });
+  // With [ops] address, /metrics is served there and not on the public port.
+  const opsOptions = { health, metrics, log: logger, serveMetrics: config.ops.address === null };
+  const connectAdapter = (readMaxBytes: number) =>
+    connectNodeAdapter({
+      routes: parseErrorsAreInvalidArgument((router: ConnectRouter) => routes.forEach((r) => r(router))),
+      fallback: withOpsRoutes(opsOptions, jsonRoutes),
+      interceptors: [logPlainErrors(logger)],
+      contextValues: peerContextValues,
+      readMaxBytes,
+    });
+  const handler = withSyncBodyBound(connectAdapter(config.limits.maxBodyBytes), connectAdapter(config.limits.maxSyncBodyBytes));
   // Unary gRPC calls of RegistryService skip connect-node (it serves the rest).
-  const claimStream = grpcUnaryServer({ methods, clientIp, observer, onInternalError, readMaxBytes: config.limits.maxBodyBytes });
+  const claimStream = grpcUnaryServer({
+    methods,
+    clientIp,
+    observer,
+    onInternalError,
+    readMaxBytes: config.limits.maxBodyBytes,
+    syncReadMaxBytes: config.limits.maxSyncBodyBytes,
+  });
   return {
     // CORS outside everything else: preflights never reach connect-node or the registry.
     handler: Object.assign(withCors(config.cors, handler), { claimStream }),
+    opsHandler: opsOnly({ health, metrics, log: logger, serveMetrics: true }),
     registry,
     store: opened.store,
     health,
@@ -108,6 +130,19 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       await store.close();
       await keyring.close();
     },
+  };
+}
+
+const SYNC_PATH = `/${RegistryService.typeName}/${RegistryService.method.sync.name}`;
+
+/**
+ * The Sync RPC may carry max_sync_body_bytes, every other call max_body_bytes:
+ * connect-node has one read limit per adapter, so Sync gets an adapter of its own.
+ */
+function withSyncBodyBound(main: RequestHandler, sync: RequestHandler): RequestHandler {
+  return (req, res) => {
+    const url = req.url ?? "";
+    (url === SYNC_PATH || url.startsWith(SYNC_PATH + "?") ? sync : main)(req, res);
   };
 }
 

@@ -4,7 +4,10 @@
 // Logs are pino JSON lines on stdout; the announce line is a plain stdout
 // line of its own (scripts and tests match it); messages for the human at the
 // terminal (dev-mode warning, start-up errors) go to stderr.
+import { randomBytes, createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import http from "node:http";
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, developmentConfig, initConfigToml, keygenToml, loadConfigFile } from "./config/config.js";
@@ -17,6 +20,7 @@ const USAGE = `usage:
   enigma-node-registry init [FILE]                           write a config that starts as it is (default FILE: registry.toml):
                                                              loopback, plain HTTP, memory store, fresh pepper and key
   enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
+  enigma-node-registry keygen token                          print a new bearer token for [access] and its config line
 LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)`;
 
 function log(line: string): void {
@@ -38,6 +42,58 @@ function devConfig(): Config {
   return dev.config;
 }
 
+/** A fresh bearer token for peers ([access] "peers") and the line that admits it. */
+function keygenToken(): string {
+  const token = randomBytes(32).toString("base64url");
+  const hash = createHash("sha256").update(token, "utf8").digest("hex");
+  return [
+    `# The token: give it to the peer, which sends "authorization: Bearer <token>". Keep it secret.`,
+    token,
+    `# Its SHA-256, for the registry's config: [access] with sync and/or add_nodes = "peers"`,
+    `token_sha256 = ["${hash}"]`,
+    "",
+  ].join("\n");
+}
+
+function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}
+
+/** Bulk writes anyone can make, from beyond this machine: say so, and name the key that closes them. */
+function warnOpenWrites(config: Config): void {
+  if (isLoopback(config.address.host)) return;
+  const open = [
+    ...(config.access.sync === "open" ? [["sync (POST /sync, Sync)", "access.sync"]] : []),
+    ...(config.access.addNodes === "open" ? [["adding nodes (POST /nodes, AddNodes)", "access.add_nodes"]] : []),
+  ];
+  for (const [what, key] of open) {
+    log(`WARNING: ${what} is open to anyone who reaches ${config.address.host}:${config.address.port}; set ${key} = "peers" (or "off") in the config to close it (docs/SECURITY.md)`);
+  }
+}
+
+/** The [ops] address listener: plain HTTP, /metrics, /healthz and /readyz only. */
+async function listenOps(config: Config, handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> } | null> {
+  const address = config.ops.address;
+  if (address === null) return null;
+  const server = http.createServer({ keepAliveTimeout: 5_000 }, handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+  return {
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
 /** Writes a fresh config, never over an existing file, readable by its owner only (it holds secrets). */
 function init(file: string): void {
   try {
@@ -55,9 +111,12 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
   // Bad certificate or key files stop start-up at once, not after the store is reachable.
   if (config.mode === "tls" && config.tls !== null) loadTlsMaterial(config.tls);
   const app = await createApp(config, { logger });
+  const ops = await listenOps(config, app.opsHandler as http.RequestListener);
   const server = await listen(config, app.handler);
+  warnOpenWrites(config);
+  if (ops !== null) process.stdout.write(`enigma-node-registry ops endpoints (/metrics, /healthz, /readyz) on ${ops.url}\n`);
   process.stdout.write(`enigma-node-registry listening on ${server.url}\n`);
-  logger.info({ url: server.url, mode: config.mode, storage: config.storage.kind }, "listening");
+  logger.info({ url: server.url, ops: ops?.url, mode: config.mode, storage: config.storage.kind }, "listening");
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -72,6 +131,7 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
     app.beginShutdown();
     server
       .close(drainMs)
+      .then(() => ops?.close())
       .then(() => app.close())
       .then(
         () => {
@@ -108,7 +168,9 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (positionals[0] === "keygen") {
-    process.stdout.write(keygenToml());
+    if (positionals[1] === "token" && positionals.length === 2) process.stdout.write(keygenToken());
+    else if (positionals.length === 1) process.stdout.write(keygenToml());
+    else throw new ConfigError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
     return;
   }
   if (positionals.length > 0) throw new ConfigError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);

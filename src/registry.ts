@@ -16,6 +16,7 @@ import type {
 } from "./wire/domain.js";
 import { bytesToHex } from "./wire/encoding.js";
 import { RegistryError, invalidInput } from "./wire/errors.js";
+import { AccessPolicy, type BulkWrite } from "./guard/access.js";
 import type { PowGuard } from "./guard/pow.js";
 import type { RateLimiter } from "./guard/rateLimit.js";
 import { parseIdentityPlaintext, serializeIdentity } from "./wire/identityJson.js";
@@ -45,6 +46,7 @@ export class Registry {
   private readonly keyring: Keyring;
   private readonly now: () => number;
   private readonly pepper: Uint8Array;
+  private readonly access: AccessPolicy;
 
   constructor(deps: RegistryDeps) {
     this.config = deps.config;
@@ -54,6 +56,12 @@ export class Registry {
     this.keyring = deps.keyring;
     this.now = deps.now;
     this.pepper = deps.config.envelope.pepper;
+    this.access = new AccessPolicy(deps.config.access);
+  }
+
+  /** Throws UNAUTHORIZED unless the caller may sync or add nodes ([access]); the operations check it too. */
+  authorize(op: BulkWrite, ctx: CallContext): void {
+    this.access.check(op, ctx);
   }
 
   get powEnabled(): boolean {
@@ -122,7 +130,7 @@ export class Registry {
 
   /** Merges new valid identities (null entries are the invalid ones, skipped); never overwrites. */
   async sync(ctx: CallContext, identities: readonly (PublicIdentity | null)[]): Promise<number> {
-    if (!this.config.allowSync) throw new RegistryError("UNAUTHORIZED", "sync is disabled");
+    this.access.check("sync", ctx);
     await this.limiter.consume(ctx.clientIp, null);
     const results = await Promise.all(
       identities.map((id) =>
@@ -138,6 +146,7 @@ export class Registry {
   }
 
   async addNodes(ctx: CallContext, urls: readonly NodeUrl[]): Promise<number> {
+    this.access.check("add_nodes", ctx);
     await this.limiter.consume(ctx.clientIp, null);
     return this.store.addNodes(urls, this.config.maxNodes);
   }

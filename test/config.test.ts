@@ -89,13 +89,14 @@ describe("defaults", () => {
       trustedProxies: [],
       allowSync: true,
       maxNodes: 2048,
-      limits: { maxBodyBytes: 65536, maxSyncIdentities: 1000, maxConnections: 10000, keepAliveSeconds: 5, drainSeconds: 10 },
+      limits: { maxBodyBytes: 65536, maxSyncBodyBytes: 2097152, maxSyncIdentities: 1000, maxConnections: 10000, keepAliveSeconds: 5, drainSeconds: 10 },
       rateLimit: {
         enabled: true,
         perIpRps: 5,
         burst: 10,
         banSeconds: 300,
         replicas: 1,
+        ipv6PrefixLength: 64,
         endpoints: { registerRps: 1, resolveRps: 3, checkUserRps: 10 },
       },
       tls: null,
@@ -106,6 +107,8 @@ describe("defaults", () => {
       // One X25519 thread whenever the machine has a second core.
       crypto: { x25519Threads: availableParallelism() > 1 ? 1 : 0 },
       cors: { allowedOrigins: [], maxAgeSeconds: 600 },
+      access: { sync: "open", addNodes: "open", tokenSha256: [], peerCertSha256: [] },
+      ops: { address: null },
     } satisfies Omit<Config, "envelope">);
     expect(envelope.keys).toHaveLength(1);
   });

@@ -23,6 +23,7 @@ import { type Running, startRegistry, testToml } from "./helpers/registry.js";
 
 const SERVICE = "/enigma.registry.v1.RegistryService";
 const MAX_BODY = 4096;
+const MAX_SYNC_BODY = 8192;
 let reg: Running;
 
 // ---------------------------------------------------------------- clients
@@ -91,7 +92,7 @@ const checkUser = (username: string) => toBinary(CheckUserRequestSchema, create(
 
 const NODES = 2000;
 beforeAll(async () => {
-  reg = await startRegistry(testToml(`max_nodes = 3000\n[limits]\nmax_body_bytes = ${MAX_BODY}`));
+  reg = await startRegistry(testToml(`max_nodes = 3000\n[limits]\nmax_body_bytes = ${MAX_BODY}\nmax_sync_body_bytes = ${MAX_SYNC_BODY}`));
   // Node URLs of ~60 bytes: a ListNodes answer of ~130 KB, twice HTTP/2's default 64 KiB window.
   const client = grpcJs();
   try {
@@ -228,8 +229,14 @@ describe("the wire, as node:http2 sees it", () => {
   });
 
   it("refuses a message over the body limit, before or after decompression, with resource_exhausted", async () => {
-    const big = await raw(`${SERVICE}/Sync`, frame(Buffer.alloc(MAX_BODY + 100, 0)));
+    const big = await raw(`${SERVICE}/AddNodes`, frame(Buffer.alloc(MAX_BODY + 100, 0)));
     expect(big.headers["grpc-status"]).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
+    // Sync has its own bound (max_sync_body_bytes): past max_body_bytes it is read (and then refused for what it says)...
+    const syncMid = await raw(`${SERVICE}/Sync`, frame(Buffer.alloc(MAX_BODY + 100, 0)));
+    expect(syncMid.headers["grpc-status"]).toBe(String(grpc.status.INVALID_ARGUMENT));
+    // ...and past its own bound refused for its size.
+    const syncBig = await raw(`${SERVICE}/Sync`, frame(Buffer.alloc(MAX_SYNC_BODY + 100, 0)));
+    expect(syncBig.headers["grpc-status"]).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
     // 1 MB of zeros gzips to ~1 KB: small on the wire, too big once opened.
     const bomb = await raw(`${SERVICE}/Sync`, frame(zlib.gzipSync(Buffer.alloc(1_000_000, 0)), true), { "grpc-encoding": "gzip" });
     expect(bomb.headers["grpc-status"]).toBe(String(grpc.status.RESOURCE_EXHAUSTED));

@@ -318,11 +318,11 @@ describe("other paths", () => {
   });
 
   it("answers a body over the limit with 413 and the error body", async () => {
-    const big = JSON.stringify({ identities: [], pad: "x".repeat(70 * 1024) });
-    expectError(await post("/sync", big), 413, "PAYLOAD_TOO_LARGE");
+    const big = JSON.stringify({ nodes: [], pad: "x".repeat(70 * 1024) });
+    expectError(await post("/nodes", big), 413, "PAYLOAD_TOO_LARGE");
     // also when the body is streamed without a content-length
     const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(reg.url + "/sync", { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
+      const req = http.request(reg.url + "/nodes", { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
         let body = "";
         res.on("data", (c) => (body += c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));

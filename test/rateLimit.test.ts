@@ -24,6 +24,7 @@ function rl(over: Over = {}): RateLimitConfig {
     burst: 10,
     banSeconds: 0,
     replicas: 1,
+    ipv6PrefixLength: 64,
     ...over,
     endpoints: { registerRps: 1, resolveRps: 3, checkUserRps: 10, ...over.endpoints },
   };

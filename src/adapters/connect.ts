@@ -13,6 +13,7 @@ import {
 } from "@connectrpc/connect";
 import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PublicIdentity } from "../wire/domain.js";
 import { CONNECT_CODE, asRegistryError, invalidInput } from "../wire/errors.js";
+import { verifiedCertificate } from "../guard/access.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
 import { type RequestObserver, rpcSurface } from "../ops/observe.js";
 import { type BatchLimits, checkBatch } from "../config/limits.js";
@@ -32,6 +33,8 @@ import {
 interface Peer {
   readonly remoteAddress: string | undefined;
   readonly forwardedFor: string | undefined;
+  readonly authorization?: string | undefined;
+  readonly peerCertificate?: (() => Uint8Array | undefined) | undefined;
   /**
    * content-type and x-enigma-pow as ctx.requestHeader.get() would answer,
    * read off the Node request's plain header object (a web Headers get()
@@ -53,6 +56,8 @@ export function peerContextValues(req: Request): ContextValues {
   return createContextValues().set(peerKey, {
     remoteAddress: req.socket?.remoteAddress,
     forwardedFor: Array.isArray(xff) ? xff.join(",") : xff,
+    authorization: req.headers.authorization,
+    peerCertificate: verifiedCertificate(req.socket),
     headers: { contentType: headerValue(req.headers["content-type"]), pow: headerValue(req.headers["x-enigma-pow"]) },
   });
 }
@@ -226,7 +231,12 @@ export function registryRoutes(
       const start = performance.now();
       const peer = ctx.values.get(peerKey);
       const headers = requestHeaders(ctx, peer);
-      const c: CallContext = { clientIp: clientIp.resolve(peer.remoteAddress, peer.forwardedFor), pow: headers.pow ?? undefined };
+      const c: CallContext = {
+        clientIp: clientIp.resolve(peer.remoteAddress, peer.forwardedFor),
+        pow: headers.pow ?? undefined,
+        authorization: peer.authorization ?? ctx.requestHeader.get("authorization") ?? undefined,
+        peerCertificate: peer.peerCertificate,
+      };
       try {
         const out = await m.run(req, c);
         op.done(rpcSurface(headers.contentType), "OK", start, c.clientIp);

@@ -19,6 +19,7 @@ import zlib from "node:zlib";
 import { type DescMessage, create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { verifiedCertificate } from "../guard/access.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
 import { type RequestObserver, rpcSurface } from "../ops/observe.js";
 import type { CallContext } from "../wire/domain.js";
@@ -40,6 +41,8 @@ type AnyMethod = RegistryMethod<DescMessage, DescMessage>;
 interface Observed {
   readonly method: AnyMethod;
   readonly op: ReturnType<RequestObserver["operation"]>;
+  /** Largest request message of this method, after decompression. */
+  readonly readMaxBytes: number;
 }
 
 export interface GrpcUnaryOptions {
@@ -49,6 +52,8 @@ export interface GrpcUnaryOptions {
   readonly onInternalError: (err: unknown) => void;
   /** Largest request message, after decompression (the [limits] body bound). */
   readonly readMaxBytes: number;
+  /** The same for Sync ([limits] max_sync_body_bytes). */
+  readonly syncReadMaxBytes: number;
 }
 
 /** Takes the streams it serves (returns true); leaves every other stream to connect-node. */
@@ -57,13 +62,16 @@ export type StreamClaimer = (stream: http2.ServerHttp2Stream, headers: http2.Inc
 export function grpcUnaryServer(opts: GrpcUnaryOptions): StreamClaimer {
   const byPath = new Map<string, Observed>();
   for (const m of Object.values(opts.methods) as AnyMethod[]) {
-    byPath.set(SERVICE_PREFIX + m.method.name, { method: m, op: opts.observer.operation(m.operation) });
+    const readMaxBytes = m.method === RegistryService.method.sync ? opts.syncReadMaxBytes : opts.readMaxBytes;
+    byPath.set(SERVICE_PREFIX + m.method.name, { method: m, op: opts.observer.operation(m.operation), readMaxBytes });
   }
   return (stream, headers) => {
     const path = headers[":path"];
     if (path === undefined || !path.startsWith(SERVICE_PREFIX) || headers[":method"] !== "POST") return false;
     const contentType = headers["content-type"];
     if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
+    // A call with an Origin goes through the CORS layer and connect-node (browsers never speak native gRPC).
+    if (headers.origin !== undefined) return false;
     const target = byPath.get(path);
     if (target === undefined) {
       refuse(stream, new ConnectError(`${path} is not implemented`, Code.Unimplemented));
@@ -201,16 +209,19 @@ async function requestMessage(body: Buffer, encoding: Encoding | "identity", max
 async function serve(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
-  { method, op }: Observed,
+  { method, op, readMaxBytes }: Observed,
   opts: GrpcUnaryOptions,
 ): Promise<void> {
   const start = performance.now();
   const surface = rpcSurface(headers["content-type"] ?? null);
   const forwarded = headers["x-forwarded-for"];
   const pow = headers["x-enigma-pow"];
+  const socket = stream.session?.socket;
   const ctx: CallContext = {
-    clientIp: opts.clientIp.resolve(stream.session?.socket?.remoteAddress, Array.isArray(forwarded) ? forwarded.join(",") : forwarded),
+    clientIp: opts.clientIp.resolve(socket?.remoteAddress, Array.isArray(forwarded) ? forwarded.join(",") : forwarded),
     pow: typeof pow === "string" ? pow.trim() : undefined,
+    authorization: headers.authorization,
+    peerCertificate: verifiedCertificate(socket),
   };
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -228,11 +239,11 @@ async function serve(
           });
 
     const work = async () => {
-      const body = await readBody(stream, opts.readMaxBytes + 5);
+      const body = await readBody(stream, readMaxBytes + 5);
       if (body === null) {
-        throw new ConnectError(`message size is larger than configured readMaxBytes ${opts.readMaxBytes}`, Code.ResourceExhausted);
+        throw new ConnectError(`message size is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
       }
-      const bytes = await requestMessage(body, requestEncoding, opts.readMaxBytes, method.method.name);
+      const bytes = await requestMessage(body, requestEncoding, readMaxBytes, method.method.name);
       let req;
       try {
         req = fromBinary(method.method.input, bytes);

@@ -6,6 +6,7 @@ import { performance } from "node:perf_hooks";
 import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PowChallenge } from "../wire/domain.js";
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from "../wire/encoding.js";
 import { RegistryError, asRegistryError, invalidInput } from "../wire/errors.js";
+import { verifiedCertificate } from "../guard/access.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
 import { readIdentity } from "../wire/identityJson.js";
 import * as shape from "../wire/jsonShape.js";
@@ -19,6 +20,8 @@ export interface JsonRoutesOptions {
   readonly registry: Registry;
   readonly clientIp: ClientIpResolver;
   readonly maxBodyBytes: number;
+  /** The body bound of POST /sync (default: maxBodyBytes). */
+  readonly maxSyncBodyBytes?: number;
   /** Most sync identities and nodes one request may carry. */
   readonly limits: BatchLimits;
   /** Called with errors that are bugs (INTERNAL), so they are never silent. */
@@ -93,8 +96,8 @@ function nodesFrom(value: unknown, maxNodes: number): string[] {
 }
 
 /** The route table: "METHOD /path" -> handler. /check_user/{handle} is matched by prefix. */
-function routes(registry: Registry, maxBodyBytes: number, limits: BatchLimits): Map<string, Handler> {
-  const body = async (req: Request): Promise<unknown> => parseJson(await readBody(req, maxBodyBytes));
+function routes(registry: Registry, maxBodyBytes: number, maxSyncBodyBytes: number, limits: BatchLimits): Map<string, Handler> {
+  const body = async (req: Request, max = maxBodyBytes): Promise<unknown> => parseJson(await readBody(req, max));
   const table = new Map<string, Handler>([
     ["POST /register", async (ctx, req) => {
       const obj = shape.object(await body(req), "body", ["handle", "envelope"]);
@@ -123,7 +126,8 @@ function routes(registry: Registry, maxBodyBytes: number, limits: BatchLimits): 
       return OK;
     }],
     ["POST /sync", async (ctx, req) => {
-      const obj = shape.object(await body(req), "body", ["identities"]);
+      registry.authorize("sync", ctx); // before reading a body of up to max_sync_body_bytes
+      const obj = shape.object(await body(req, maxSyncBodyBytes), "body", ["identities"]);
       const identities = shape.array(obj, "identities", "body", limits.maxSyncIdentities).map((v, i) => readIdentity(v, `identities[${i}]`));
       return merged(await registry.sync(ctx, identities));
     }],
@@ -131,7 +135,10 @@ function routes(registry: Registry, maxBodyBytes: number, limits: BatchLimits): 
       const urls = await registry.listNodes(ctx);
       return JSON.stringify({ nodes: urls.map((base_url) => ({ base_url })) });
     }],
-    ["POST /nodes", async (ctx, req) => merged(await registry.addNodes(ctx, nodesFrom(await body(req), limits.maxNodes)))],
+    ["POST /nodes", async (ctx, req) => {
+      registry.authorize("add_nodes", ctx);
+      return merged(await registry.addNodes(ctx, nodesFrom(await body(req), limits.maxNodes)));
+    }],
     ["GET /envelope_pubkey", async (ctx) => keyJson(await registry.envelopePublicKey(ctx))],
     ["GET /envelope_pubkeys", async (ctx) => "[" + (await registry.envelopePublicKeys(ctx)).map(keyJson).join(",") + "]"],
   ]);
@@ -179,7 +186,7 @@ function isJsonContentType(ct: string | undefined): boolean {
 export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: Response) => void {
   const { clientIp, onInternalError, observer } = opts;
   const table = new Map<string, Route>();
-  for (const [key, handler] of routes(opts.registry, opts.maxBodyBytes, opts.limits)) {
+  for (const [key, handler] of routes(opts.registry, opts.maxBodyBytes, opts.maxSyncBodyBytes ?? opts.maxBodyBytes, opts.limits)) {
     table.set(key, { handler, op: observer.operation(OPERATION[key] ?? key) });
   }
   const unknownRoute = observer.operation("unknown");
@@ -210,7 +217,12 @@ export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: R
       op.done("json", "INVALID_INPUT", start, ip);
       return;
     }
-    const ctx: CallContext = { clientIp: ip, pow: headerValue(req.headers["x-enigma-pow"]) };
+    const ctx: CallContext = {
+      clientIp: ip,
+      pow: headerValue(req.headers["x-enigma-pow"]),
+      authorization: req.headers.authorization,
+      peerCertificate: verifiedCertificate(req.socket),
+    };
     handler(ctx, req, param).then(
       (body) => {
         sendJson(res, 200, body);

@@ -45,6 +45,8 @@ export interface OpsRoutesOptions {
   readonly health: HealthMonitor;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** False when [ops] address serves /metrics on its own listener. */
+  readonly serveMetrics: boolean;
 }
 
 type Listener = (req: Request, res: Response) => void;
@@ -52,9 +54,25 @@ type Listener = (req: Request, res: Response) => void;
 const ALIVE = '{"status":"ok"}';
 const READY = '{"status":"ready"}';
 
+/** The [ops] address listener: /healthz, /readyz and /metrics, and 404 NOT_FOUND for anything else. */
+export function opsOnly(opts: OpsRoutesOptions): Listener {
+  const page = withOpsRoutes(opts, (req, res) =>
+    sendJson(res, 404, errorBody(new RegistryError("NOT_FOUND", `no route for ${req.method} ${req.url}`))),
+  );
+  return (req, res) => {
+    const url = req.url ?? "/";
+    const path = url.split("?")[0];
+    // The status page is the public port's; here only the three ops paths.
+    if (path === "/" || path === "/status") {
+      return sendJson(res, 404, errorBody(new RegistryError("NOT_FOUND", `no route for ${req.method} ${path}`)));
+    }
+    page(req, res);
+  };
+}
+
 /** Answers the GET ops paths and the status page itself and hands every other request to `next`. */
 export function withOpsRoutes(opts: OpsRoutesOptions, next: Listener): Listener {
-  const { health, metrics, log } = opts;
+  const { health, metrics, log, serveMetrics } = opts;
   const page = createStatusPage();
 
   const readyz = async (res: Response): Promise<void> => {
@@ -94,7 +112,7 @@ export function withOpsRoutes(opts: OpsRoutesOptions, next: Listener): Listener 
           case "/readyz":
             return void readyz(res).catch(failed(res));
           case "/metrics":
-            return void metricsText(res).catch(failed(res));
+            if (serveMetrics) return void metricsText(res).catch(failed(res));
         }
       }
     }

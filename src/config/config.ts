@@ -23,6 +23,8 @@ export interface RateLimitConfig {
   readonly enabled: boolean;
   readonly perIpRps: number;
   readonly burst: number;
+  /** IPv6 clients are counted by this prefix (a host can hold a whole /64); IPv4 addresses one by one. */
+  readonly ipv6PrefixLength: number;
   readonly banSeconds: number;
   /** How many replicas share the Redis budget; the in-memory fallback used during a Redis outage gets 1/replicas of each limit. */
   readonly replicas: number;
@@ -41,6 +43,8 @@ export interface Config {
   readonly maxNodes: number;
   readonly limits: {
     readonly maxBodyBytes: number;
+    /** The body bound of POST /sync and the Sync RPC (instead of maxBodyBytes). */
+    readonly maxSyncBodyBytes: number;
     /** Identities one sync request may carry (JSON and RPC). */
     readonly maxSyncIdentities: number;
     /** Open client connections; more are closed on accept. Keep it below `ulimit -n`. */
@@ -75,6 +79,22 @@ export interface Config {
    * headers at all.
    */
   readonly cors: { readonly allowedOrigins: readonly string[]; readonly maxAgeSeconds: number };
+  /** Who may write in bulk (sync, add nodes); see src/guard/access.ts. */
+  readonly access: AccessConfig;
+  /** A second, plain-HTTP listener for /metrics, /healthz and /readyz; null: none (they stay on the main port). */
+  readonly ops: { readonly address: { readonly host: string; readonly port: number } | null };
+}
+
+/** "open": anyone (the original's behaviour); "peers": listed tokens or client certificates; "off": nobody. */
+export type AccessMode = "open" | "peers" | "off";
+
+export interface AccessConfig {
+  readonly sync: AccessMode;
+  readonly addNodes: AccessMode;
+  /** SHA-256 of accepted bearer tokens (their UTF-8 bytes), lowercase hex. */
+  readonly tokenSha256: readonly string[];
+  /** SHA-256 of accepted TLS client certificates (leaf DER), lowercase hex. */
+  readonly peerCertSha256: readonly string[];
 }
 
 // ---------------------------------------------------------------------------
@@ -99,6 +119,7 @@ const DEFAULTS = {
     burst: 10,
     ban_seconds: 300,
     replicas: 1,
+    ipv6_prefix_length: 64,
     endpoints: { register_rps: 1, resolve_rps: 3, check_user_rps: 10 },
   },
   storage: { kind: "memory", url: "redis://127.0.0.1:6379", key_prefix: "enigma:", cluster_nodes: [] },
@@ -107,11 +128,12 @@ const DEFAULTS = {
   log: { level: "info" },
   crypto: { x25519_threads: availableParallelism() > 1 ? 1 : 0 },
   cors: { allowed_origins: [], max_age_seconds: 600 },
+  access: { sync: "open", add_nodes: "open", token_sha256: [], peer_cert_sha256: [] },
 } as const;
 
 const TOP_KEYS = [
   "address", "mode", "trusted_proxies", "allow_sync", "max_nodes",
-  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow", "log", "crypto", "cors",
+  "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow", "log", "crypto", "cors", "access", "ops",
 ];
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -267,7 +289,7 @@ function deepFreeze<T>(v: T): T {
 
 function readRateLimit(v: unknown): RateLimitConfig {
   const d = DEFAULTS.rate_limit;
-  const t = table(v, "rate_limit", ["enabled", "per_ip_rps", "burst", "ban_seconds", "replicas", "endpoints"]);
+  const t = table(v, "rate_limit", ["enabled", "per_ip_rps", "burst", "ban_seconds", "replicas", "ipv6_prefix_length", "endpoints"]);
   const e = table(t.endpoints, "rate_limit.endpoints", Object.keys(d.endpoints));
   return {
     enabled: bool(t.enabled, "rate_limit.enabled", d.enabled),
@@ -276,6 +298,7 @@ function readRateLimit(v: unknown): RateLimitConfig {
     // 0 = refuse the request but do not ban.
     banSeconds: int(t.ban_seconds, "rate_limit.ban_seconds", d.ban_seconds, 0, MAX_SECONDS),
     replicas: int(t.replicas, "rate_limit.replicas", d.replicas, 1, MAX_SAFE),
+    ipv6PrefixLength: int(t.ipv6_prefix_length, "rate_limit.ipv6_prefix_length", d.ipv6_prefix_length, 1, 128),
     endpoints: {
       registerRps: int(e.register_rps, "rate_limit.endpoints.register_rps", d.endpoints.register_rps, 1, MAX_SAFE),
       resolveRps: int(e.resolve_rps, "rate_limit.endpoints.resolve_rps", d.endpoints.resolve_rps, 1, MAX_SAFE),
@@ -385,6 +408,40 @@ function readCors(v: unknown): Config["cors"] {
   };
 }
 
+const ACCESS_MODES: readonly AccessMode[] = ["open", "peers", "off"];
+
+/** SHA-256 hashes in hex, either case (openssl's fingerprint without its colons); returned lowercase. */
+function sha256List(v: unknown, name: string): string[] {
+  return array(v, name, []).map((h, i) => {
+    if (typeof h !== "string" || !/^[0-9a-fA-F]{64}$/.test(h)) fail(`${name}[${i}] must be 64 hex characters (a SHA-256)`);
+    return h.toLowerCase();
+  });
+}
+
+function readAccess(v: unknown, allowSyncRaw: unknown): AccessConfig {
+  const d = DEFAULTS.access;
+  const t = table(v, "access", Object.keys(d));
+  const tokenSha256 = sha256List(t.token_sha256, "access.token_sha256");
+  const peerCertSha256 = sha256List(t.peer_cert_sha256, "access.peer_cert_sha256");
+  // The original's allow_sync = false still turns sync off; saying otherwise in [access] too is a contradiction.
+  if (allowSyncRaw === false && t.sync !== undefined && t.sync !== "off") {
+    fail(`allow_sync = false contradicts access.sync = ${show(t.sync)}; remove allow_sync or set access.sync = "off"`);
+  }
+  const sync = allowSyncRaw === false ? "off" : oneOf(t.sync, "access.sync", d.sync, ACCESS_MODES);
+  const addNodes = oneOf(t.add_nodes, "access.add_nodes", d.add_nodes, ACCESS_MODES);
+  for (const [mode, key] of [[sync, "access.sync"], [addNodes, "access.add_nodes"]] as const) {
+    if (mode === "peers" && tokenSha256.length === 0 && peerCertSha256.length === 0) {
+      fail(`${key} = "peers" admits nobody: list access.token_sha256 or access.peer_cert_sha256`);
+    }
+  }
+  return { sync, addNodes, tokenSha256, peerCertSha256 };
+}
+
+function readOps(v: unknown): Config["ops"] {
+  const t = table(v, "ops", ["address"]);
+  return { address: t.address === undefined ? null : hostPort(t.address, "ops.address", 0) };
+}
+
 // Entry points ---------------------------------------------------------------
 
 export interface ConfigOptions {
@@ -421,6 +478,7 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
     maxNodes: int(t.max_nodes, "max_nodes", d.max_nodes, 1, MAX_SAFE),
     limits: {
       maxBodyBytes: int(limits.max_body_bytes, "limits.max_body_bytes", d.limits.max_body_bytes, 1024, 16 * 1024 * 1024),
+      maxSyncBodyBytes: int(limits.max_sync_body_bytes, "limits.max_sync_body_bytes", d.limits.max_sync_body_bytes, 1024, 64 * 1024 * 1024),
       maxSyncIdentities: int(limits.max_sync_identities, "limits.max_sync_identities", d.limits.max_sync_identities, 1, 1_000_000),
       maxConnections: int(limits.max_connections, "limits.max_connections", d.limits.max_connections, 1, 1_000_000),
       keepAliveSeconds: int(limits.keep_alive_seconds, "limits.keep_alive_seconds", d.limits.keep_alive_seconds, 1, 3600),
@@ -442,6 +500,8 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
     log: { level: oneOf<LogLevel>(log.level, "log.level", d.log.level, LOG_LEVELS) },
     crypto: { x25519Threads: int(crypto.x25519_threads, "crypto.x25519_threads", d.crypto.x25519_threads, 0, 64) },
     cors: readCors(t.cors),
+    access: readAccess(t.access, t.allow_sync),
+    ops: readOps(t.ops),
   };
   return deepFreeze(config);
 }

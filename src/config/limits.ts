@@ -34,6 +34,8 @@ export const MAX_JSON_DEPTH = 16;
 /** Defaults of the [limits] keys (validated in config.ts). */
 export const LIMIT_DEFAULTS = {
   max_body_bytes: 65_536,
+  // POST /sync and the Sync RPC: 1000 realistic identities are ~660 KB of JSON.
+  max_sync_body_bytes: 2 * 1024 * 1024,
   max_sync_identities: 1_000,
   // Stays well below common `ulimit -n` values so client sockets cannot use up every descriptor.
   max_connections: 10_000,

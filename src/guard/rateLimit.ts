@@ -23,6 +23,7 @@ import type { Config, RateLimitConfig } from "../config/config.js";
 import type { RateScope } from "../wire/domain.js";
 import { Deadline } from "../store/deadline.js";
 import { RegistryError } from "../wire/errors.js";
+import { rateLimitKey } from "./clientKey.js";
 
 export interface RateLimiter {
   /** Resolves when the request may proceed; rejects with RegistryError RATE_LIMITED otherwise. */
@@ -503,11 +504,17 @@ export function rateLimiterFor(
   opts: { replicas?: number; now?: () => number } = {},
 ): RateLimiter {
   if (!config.rateLimit.enabled) return NO_LIMIT;
-  if (redis !== null) {
-    return createRedisRateLimiter(config.rateLimit, redis, {
-      keyPrefix: config.storage.keyPrefix,
-      replicas: opts.replicas ?? config.rateLimit.replicas,
-    });
-  }
-  return createMemoryRateLimiter(config.rateLimit, opts.now ? { now: opts.now } : {});
+  const limiter =
+    redis !== null
+      ? createRedisRateLimiter(config.rateLimit, redis, {
+          keyPrefix: config.storage.keyPrefix,
+          replicas: opts.replicas ?? config.rateLimit.replicas,
+        })
+      : createMemoryRateLimiter(config.rateLimit, opts.now ? { now: opts.now } : {});
+  return keyedByClient(limiter, config.rateLimit.ipv6PrefixLength);
+}
+
+/** Every limiter counts clients by rateLimitKey: one place for the memory and the Redis buckets. */
+function keyedByClient(limiter: RateLimiter, ipv6PrefixLength: number): RateLimiter {
+  return { consume: (ip, scope) => limiter.consume(rateLimitKey(ip, ipv6PrefixLength), scope) };
 }

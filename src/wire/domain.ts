@@ -51,4 +51,8 @@ export interface CallContext {
   readonly clientIp: string;
   /** The x-enigma-pow header value, if any. */
   readonly pow: string | undefined;
+  /** The authorization header, if any: sync and add nodes may need a bearer token (src/guard/access.ts). */
+  readonly authorization?: string | undefined;
+  /** The TLS client certificate (DER) the TLS layer verified, read only when asked. */
+  readonly peerCertificate?: (() => Uint8Array | undefined) | undefined;
 }

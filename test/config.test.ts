@@ -409,6 +409,39 @@ describe("cors", () => {
   });
 });
 
+describe("access, ops, ipv6_prefix_length, max_sync_body_bytes", () => {
+  const hash = "AB".repeat(32);
+  it("reads [access], lowercasing the hashes", () => {
+    const c = parseConfig(http("", `[access]\nsync = "peers"\nadd_nodes = "off"\ntoken_sha256 = ["${hash}"]\npeer_cert_sha256 = ["${hash.toLowerCase()}"]`));
+    expect(c.access).toEqual({ sync: "peers", addNodes: "off", tokenSha256: ["ab".repeat(32)], peerCertSha256: ["ab".repeat(32)] });
+  });
+
+  it("keeps allow_sync = false as sync off, and refuses it beside an [access] sync that is not off, naming both keys", () => {
+    expect(parseConfig(http("allow_sync = false")).access.sync).toBe("off");
+    expect(parseConfig(http("allow_sync = false", '[access]\nsync = "off"')).access.sync).toBe("off");
+    refuse(http("allow_sync = false", `[access]\nsync = "peers"\ntoken_sha256 = ["${hash}"]`), /allow_sync = false contradicts access\.sync = "peers"/);
+    refuse(http("allow_sync = false", '[access]\nsync = "open"'), /allow_sync = false contradicts access\.sync = "open"/);
+  });
+
+  it('refuses "peers" with nobody listed, bad hashes and unknown modes', () => {
+    refuse(http("", '[access]\nadd_nodes = "peers"'), /access\.add_nodes = "peers" admits nobody/);
+    refuse(http("", '[access]\ntoken_sha256 = ["abc"]'), "config: access.token_sha256[0] must be 64 hex characters (a SHA-256)");
+    refuse(http("", `[access]\npeer_cert_sha256 = ["${"AB:".repeat(31)}AB"]`), /access\.peer_cert_sha256\[0\] must be 64 hex/);
+    refuse(http("", '[access]\nsync = "friends"'), /access\.sync must be one of "open", "peers", "off"/);
+    refuse(http("", "[access]\nwho = 1"), 'config: unknown key "access.who"');
+  });
+
+  it("reads [ops] address, ipv6_prefix_length (1..128) and max_sync_body_bytes", () => {
+    expect(parseConfig(http("", '[ops]\naddress = "127.0.0.1:9464"')).ops.address).toEqual({ host: "127.0.0.1", port: 9464 });
+    refuse(http("", '[ops]\naddress = "9464"'), /ops\.address must be "host:port"/);
+    expect(parseConfig(http("", "[rate_limit]\nipv6_prefix_length = 48")).rateLimit.ipv6PrefixLength).toBe(48);
+    refuse(http("", "[rate_limit]\nipv6_prefix_length = 0"), /rate_limit\.ipv6_prefix_length must be an integer from 1 to 128/);
+    refuse(http("", "[rate_limit]\nipv6_prefix_length = 129"), /rate_limit\.ipv6_prefix_length/);
+    expect(parseConfig(http("", "[limits]\nmax_sync_body_bytes = 4194304")).limits.maxSyncBodyBytes).toBe(4194304);
+    refuse(http("", "[limits]\nmax_sync_body_bytes = 10"), /limits\.max_sync_body_bytes must be an integer from 1024/);
+  });
+});
+
 describe("storage", () => {
   it("reads a single redis", () => {
     const c = parseConfig(http("", '[storage]\nkind = "redis"\nurl = "rediss://user:pw@cache:6380/2"\nkey_prefix = "reg:"\npath = "./old"'));

@@ -14,6 +14,9 @@ export interface CertFiles {
   readonly serverKeyPath: string;
   readonly clientCertPath: string;
   readonly clientKeyPath: string;
+  /** A second client certificate from the same CA (trusted by the TLS layer, but another identity). */
+  readonly secondClientCertPath: string;
+  readonly secondClientKeyPath: string;
   /** A client certificate signed by another CA the server does not trust. */
   readonly otherClientCertPath: string;
   readonly otherClientKeyPath: string;
@@ -60,6 +63,7 @@ export function makeCerts(): CertFiles {
   makeCa(dir, "other-ca");
   makeLeaf(dir, "ca", "server", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
   makeLeaf(dir, "ca", "client", "extendedKeyUsage=clientAuth\n");
+  makeLeaf(dir, "ca", "client2", "extendedKeyUsage=clientAuth\n");
   makeLeaf(dir, "other-ca", "other-client", "extendedKeyUsage=clientAuth\n");
   const p = (f: string): string => path.join(dir, f);
   return {
@@ -69,6 +73,8 @@ export function makeCerts(): CertFiles {
     serverKeyPath: p("server.key"),
     clientCertPath: p("client.pem"),
     clientKeyPath: p("client.key"),
+    secondClientCertPath: p("client2.pem"),
+    secondClientKeyPath: p("client2.key"),
     otherClientCertPath: p("other-client.pem"),
     otherClientKeyPath: p("other-client.key"),
     read: (f) => readFileSync(f),

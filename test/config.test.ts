@@ -100,7 +100,17 @@ describe("defaults", () => {
         endpoints: { registerRps: 1, resolveRps: 3, checkUserRps: 10 },
       },
       tls: null,
-      storage: { kind: "memory", url: "redis://127.0.0.1:6379", keyPrefix: "enigma:", clusterNodes: [] },
+      storage: {
+        kind: "memory",
+        url: "redis://127.0.0.1:6379",
+        keyPrefix: "enigma:",
+        clusterNodes: [],
+        sentinels: [],
+        sentinelMaster: null,
+        sentinelPassword: null,
+        minReplicaAcks: 0,
+        replicaAckTimeoutMs: 200,
+      },
       presence: { ttlSeconds: 300, gcIntervalSeconds: 60 },
       pow: { enabled: false, difficulty: 18, ttlSeconds: 120 },
       log: { level: "info" },
@@ -150,7 +160,7 @@ describe("the original README example", () => {
       keyPemPath: "/etc/enigma/registry.key",
       clientCaPemPath: null,
     });
-    expect(c.storage).toEqual({ kind: "memory", url: "redis://127.0.0.1:6379", keyPrefix: "enigma:", clusterNodes: [] });
+    expect(c.storage).toMatchObject({ kind: "memory", url: "redis://127.0.0.1:6379", keyPrefix: "enigma:", clusterNodes: [], sentinels: [] });
     expect(hexOf(c.envelope.pepper)).toBe(PEPPER);
     const [key] = c.envelope.keys;
     expect(key?.kidHex).toBe("0001020304050607");
@@ -445,7 +455,23 @@ describe("access, ops, ipv6_prefix_length, max_sync_body_bytes", () => {
 describe("storage", () => {
   it("reads a single redis", () => {
     const c = parseConfig(http("", '[storage]\nkind = "redis"\nurl = "rediss://user:pw@cache:6380/2"\nkey_prefix = "reg:"\npath = "./old"'));
-    expect(c.storage).toEqual({ kind: "redis", url: "rediss://user:pw@cache:6380/2", keyPrefix: "reg:", clusterNodes: [] });
+    expect(c.storage).toMatchObject({ kind: "redis", url: "rediss://user:pw@cache:6380/2", keyPrefix: "reg:", clusterNodes: [], sentinels: [] });
+  });
+
+  it("reads Sentinel and replica acknowledgements, and refuses what contradicts", () => {
+    const c = parseConfig(http("", '[storage]\nkind = "redis"\nsentinels = ["10.0.0.1:26379", "s2:26379"]\nsentinel_master = "enigma"\nsentinel_password = "pw"\nmin_replica_acks = 1\nreplica_ack_timeout_ms = 500'));
+    expect(c.storage).toMatchObject({
+      sentinels: [{ host: "10.0.0.1", port: 26379 }, { host: "s2", port: 26379 }],
+      sentinelMaster: "enigma",
+      sentinelPassword: "pw",
+      minReplicaAcks: 1,
+      replicaAckTimeoutMs: 500,
+    });
+    refuse(http("", '[storage]\nsentinels = ["s:26379"]'), /storage\.sentinel_master is required with storage\.sentinels/);
+    refuse(http("", '[storage]\nsentinel_master = "m"'), /storage\.sentinel_master needs storage\.sentinels/);
+    refuse(http("", '[storage]\nsentinels = ["s:26379"]\nsentinel_master = "m"\ncluster_nodes = ["c:7000"]'), /storage\.sentinels and storage\.cluster_nodes are exclusive/);
+    refuse(http("", "[storage]\nmin_replica_acks = 17"), /storage\.min_replica_acks must be an integer from 0 to 16/);
+    refuse(http("", "[storage]\nreplica_ack_timeout_ms = 0"), /storage\.replica_ack_timeout_ms must be an integer from 1 to 60000/);
   });
 
   it("reads a cluster, IPv6 nodes without brackets", () => {

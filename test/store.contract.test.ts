@@ -28,7 +28,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const randomBlind = (): string => randomBytes(32).toString("hex");
 const randomChallenge = (): string => randomBytes(16).toString("hex");
 const freshPrefix = (): string => `t${randomBytes(4).toString("hex")}:`;
+/** The [storage] settings with no Sentinel and no replica acknowledgements. */
+const NO_HA = { sentinels: [], sentinelMaster: null, sentinelPassword: null, minReplicaAcks: 0, replicaAckTimeoutMs: 200 } as const;
 const storageFor = (url: string, clusterNodes: Config["storage"]["clusterNodes"] = []): Config["storage"] => ({
+  ...NO_HA,
   kind: "redis",
   url,
   keyPrefix: "unused:",
@@ -509,7 +512,7 @@ describe("openStore", () => {
     ({ storage, presence: { ttlSeconds: 300, gcIntervalSeconds: 60 } }) as unknown as Config;
 
   test("memory: a MemoryStore and no client", async () => {
-    const { store, redis } = await openStore(config({ kind: "memory", url: "", keyPrefix: "enigma:", clusterNodes: [] }));
+    const { store, redis } = await openStore(config({ ...NO_HA, kind: "memory", url: "", keyPrefix: "enigma:", clusterNodes: [] }));
     expect(store).toBeInstanceOf(MemoryStore);
     expect(redis).toBeNull();
     await store.close();
@@ -519,7 +522,7 @@ describe("openStore", () => {
     const server = await startRedis();
     try {
       const prefix = freshPrefix();
-      const { store, redis } = await openStore(config({ kind: "redis", url: server.url, keyPrefix: prefix, clusterNodes: [] }));
+      const { store, redis } = await openStore(config({ ...NO_HA, kind: "redis", url: server.url, keyPrefix: prefix, clusterNodes: [] }));
       expect(store).toBeInstanceOf(RedisStore);
       expect(redis?.status).toBe("ready");
       const blind = randomBlind();

@@ -66,6 +66,13 @@ export interface Config {
     readonly url: string;
     readonly keyPrefix: string;
     readonly clusterNodes: readonly { readonly host: string; readonly port: number }[];
+    /** Redis Sentinel: the sentinels to ask for the primary named sentinelMaster (empty: no Sentinel). */
+    readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+    readonly sentinelMaster: string | null;
+    readonly sentinelPassword: string | null;
+    /** A register, sync or add-nodes is acknowledged once this many replicas confirmed it (WAIT); 0: at once. */
+    readonly minReplicaAcks: number;
+    readonly replicaAckTimeoutMs: number;
   };
   readonly presence: { readonly ttlSeconds: number; readonly gcIntervalSeconds: number };
   readonly pow: { readonly enabled: boolean; readonly difficulty: number; readonly ttlSeconds: number };
@@ -122,7 +129,15 @@ const DEFAULTS = {
     ipv6_prefix_length: 64,
     endpoints: { register_rps: 1, resolve_rps: 3, check_user_rps: 10 },
   },
-  storage: { kind: "memory", url: "redis://127.0.0.1:6379", key_prefix: "enigma:", cluster_nodes: [] },
+  storage: {
+    kind: "memory",
+    url: "redis://127.0.0.1:6379",
+    key_prefix: "enigma:",
+    cluster_nodes: [],
+    sentinels: [],
+    min_replica_acks: 0,
+    replica_ack_timeout_ms: 200,
+  },
   presence: { ttl_seconds: 300, gc_interval_seconds: 60 },
   pow: { enabled: false, difficulty: 18, ttl_seconds: 120 },
   log: { level: "info" },
@@ -356,7 +371,10 @@ function readTls(v: unknown, mode: Config["mode"]): Config["tls"] {
 
 function readStorage(v: unknown): Config["storage"] {
   const d = DEFAULTS.storage;
-  const t = table(v, "storage", ["kind", "url", "key_prefix", "cluster_nodes", "path"]);
+  const t = table(v, "storage", [
+    "kind", "url", "key_prefix", "cluster_nodes", "path",
+    "sentinels", "sentinel_master", "sentinel_password", "min_replica_acks", "replica_ack_timeout_ms",
+  ]);
   if (t.kind === "sled") fail('storage.kind "sled" is not supported; use "redis" (shared by every replica) or "memory"');
   if (t.path !== undefined) str(t.path, "storage.path", undefined); // accepted for old sled configs, ignored
   const kind = oneOf(t.kind, "storage.kind", d.kind, ["memory", "redis"]);
@@ -367,7 +385,23 @@ function readStorage(v: unknown): Config["storage"] {
     .map((n, i) => hostPort(n, `storage.cluster_nodes[${i}]`, 1));
   // One Redis or a cluster: both given would leave it unclear which is meant.
   if (t.url !== undefined && clusterNodes.length > 0) fail("storage.url and storage.cluster_nodes are exclusive; set one");
-  return { kind, url, keyPrefix, clusterNodes };
+  const sentinels = array(t.sentinels, "storage.sentinels", d.sentinels).map((n, i) => hostPort(n, `storage.sentinels[${i}]`, 1));
+  if (sentinels.length > 0 && clusterNodes.length > 0) fail("storage.sentinels and storage.cluster_nodes are exclusive; set one");
+  const sentinelMaster = t.sentinel_master === undefined ? null : nonEmpty(t.sentinel_master, "storage.sentinel_master");
+  if (sentinels.length > 0 && sentinelMaster === null) fail("storage.sentinel_master is required with storage.sentinels (the name the sentinels monitor)");
+  if (sentinels.length === 0 && sentinelMaster !== null) fail("storage.sentinel_master needs storage.sentinels");
+  const sentinelPassword = t.sentinel_password === undefined ? null : str(t.sentinel_password, "storage.sentinel_password", undefined);
+  return {
+    kind,
+    url,
+    keyPrefix,
+    clusterNodes,
+    sentinels,
+    sentinelMaster,
+    sentinelPassword,
+    minReplicaAcks: int(t.min_replica_acks, "storage.min_replica_acks", d.min_replica_acks, 0, 16),
+    replicaAckTimeoutMs: int(t.replica_ack_timeout_ms, "storage.replica_ack_timeout_ms", d.replica_ack_timeout_ms, 1, 60_000),
+  };
 }
 
 /**

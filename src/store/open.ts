@@ -3,6 +3,7 @@
 import type { Cluster, Redis } from "ioredis";
 import type { Config } from "../config/config.js";
 import { MemoryStore } from "./memory.js";
+import { AckedWrites } from "./ackedWrites.js";
 import { RedisStore } from "./redis.js";
 import { createRedisClient, waitUntilReady } from "./redisClient.js";
 import type { Store } from "./store.js";
@@ -33,7 +34,15 @@ export async function openStore(
     return { store, redis: null };
   }
   const redis = createRedisClient(config.storage, log);
-  await waitUntilReady(redis, opts.signal ? { log, signal: opts.signal } : { log });
+  const wait = opts.signal ? { log, signal: opts.signal } : { log };
+  await waitUntilReady(redis, wait);
   const store = new RedisStore(redis, { keyPrefix: config.storage.keyPrefix, ownsClient: true, log });
-  return { store, redis };
+  const { minReplicaAcks: count, replicaAckTimeoutMs: timeoutMs } = config.storage;
+  if (count === 0) return { store, redis };
+  // Acknowledged writes over a connection of their own, each followed by WAIT (ackedWrites.ts).
+  const writer = createRedisClient(config.storage, log, { commandTimeoutMs: timeoutMs + 500 });
+  await waitUntilReady(writer, wait);
+  // WAIT may take up to timeoutMs: the writes' deadline covers it.
+  const writes = new RedisStore(writer, { keyPrefix: config.storage.keyPrefix, ownsClient: true, log, deadlineMs: timeoutMs + 600 });
+  return { store: new AckedWrites(store, writes, writer, { count, timeoutMs }), redis };
 }

@@ -27,9 +27,35 @@ const NODE_OPTIONS = {
 // Where the client points, for log lines (password removed).
 const targets = new WeakMap<RedisClient, string>();
 
-export function createRedisClient(storage: Config["storage"], log: Log = () => {}): RedisClient {
+export function createRedisClient(
+  storage: Config["storage"],
+  log: Log = () => {},
+  opts: { commandTimeoutMs?: number } = {},
+): RedisClient {
   let client: RedisClient;
-  if (storage.clusterNodes.length > 0) {
+  const nodeOptions = { ...NODE_OPTIONS, commandTimeout: opts.commandTimeoutMs ?? NODE_OPTIONS.commandTimeout };
+  if (storage.sentinels.length > 0) {
+    // Sentinel: ask the sentinels for the primary named sentinelMaster, and
+    // again after every disconnection (a failover), with the same fail-fast
+    // options; the url may still carry the password and the database.
+    const url = new URL(storage.url);
+    client = new Redis({
+      sentinels: storage.sentinels.map((n) => ({ host: n.host, port: n.port })),
+      name: storage.sentinelMaster ?? "",
+      ...(storage.sentinelPassword === null ? {} : { sentinelPassword: storage.sentinelPassword }),
+      ...(url.username === "" ? {} : { username: decodeURIComponent(url.username) }),
+      ...(url.password === "" ? {} : { password: decodeURIComponent(url.password) }),
+      db: Number(url.pathname.slice(1) || 0),
+      ...nodeOptions,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      retryStrategy: retryDelay,
+      sentinelRetryStrategy: retryDelay,
+      // +switch-master from the sentinels moves the client at once, not at the next error.
+      failoverDetector: true,
+    });
+    targets.set(client, `sentinel ${storage.sentinels.map((n) => `${n.host}:${n.port}`).join(",")} master ${storage.sentinelMaster}`);
+  } else if (storage.clusterNodes.length > 0) {
     client = new Cluster(
       storage.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
       {
@@ -38,12 +64,12 @@ export function createRedisClient(storage: Config["storage"], log: Log = () => {
         enableOfflineQueue: false,
         enableAutoPipelining: true,
         clusterRetryStrategy: retryDelay,
-        redisOptions: NODE_OPTIONS,
+        redisOptions: nodeOptions,
       },
     );
     targets.set(client, `cluster ${storage.clusterNodes.map((n) => `${n.host}:${n.port}`).join(",")}`);
   } else {
-    client = new Redis(storage.url, { ...NODE_OPTIONS, enableOfflineQueue: false, enableAutoPipelining: true, retryStrategy: retryDelay });
+    client = new Redis(storage.url, { ...nodeOptions, enableOfflineQueue: false, enableAutoPipelining: true, retryStrategy: retryDelay });
     targets.set(client, redactUrl(storage.url));
   }
   attachErrorLog(client, log);

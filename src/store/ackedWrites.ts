@@ -1,0 +1,97 @@
+// `[storage] min_replica_acks`: a register, sync or add-nodes is acknowledged
+// only once that many Redis replicas confirmed it. Redis replicates
+// asynchronously, so a primary that dies can take writes it already
+// acknowledged with it; WAIT closes that window for the writes that matter.
+//
+// WAIT counts what the replicas acknowledged of the writes made on *its own
+// connection*, and blocks that connection meanwhile. So these writes go over
+// a connection of their own (a second client), followed by WAIT on that
+// connection; reads, presence, PoW challenges and rate-limit buckets use the
+// shared client and never wait. On a Cluster the WAIT goes to every master:
+// a master this connection wrote nothing to answers at once, the one that
+// took the write answers once its replicas have it.
+import { Cluster, type Redis } from "ioredis";
+import { RegistryError } from "../wire/errors.js";
+import type { Store } from "./store.js";
+
+export interface ReplicaAcks {
+  readonly count: number;
+  readonly timeoutMs: number;
+}
+
+function notReplicated(acks: ReplicaAcks, got: number): RegistryError {
+  // The write may still be there: a client's retry then sees CONFLICT and compares.
+  return new RegistryError("UNAVAILABLE", `storage unavailable: ${got} of ${acks.count} replicas confirmed the write within ${acks.timeoutMs} ms`);
+}
+
+/** WAIT on the writer connection(s); rejects with UNAVAILABLE when fewer replicas confirmed in time. */
+export async function waitForReplicas(writer: Redis | Cluster, acks: ReplicaAcks): Promise<void> {
+  const nodes: Redis[] = writer instanceof Cluster ? writer.nodes("master") : [writer];
+  let replies: number[];
+  try {
+    replies = await Promise.all(nodes.map((node) => node.wait(acks.count, acks.timeoutMs)));
+  } catch {
+    throw new RegistryError("UNAVAILABLE", "storage unavailable");
+  }
+  const fewest = Math.min(...replies);
+  if (fewest < acks.count) throw notReplicated(acks, fewest);
+}
+
+/** A Store whose acknowledged writes are replicated: `writes` runs them on `writer`'s connection, then WAIT. */
+export class AckedWrites implements Store {
+  constructor(
+    private readonly reads: Store,
+    private readonly writes: Store,
+    private readonly writer: Redis | Cluster,
+    private readonly acks: ReplicaAcks,
+  ) {}
+
+  async registerIfAbsent(...args: Parameters<Store["registerIfAbsent"]>): Promise<boolean> {
+    const stored = await this.writes.registerIfAbsent(...args);
+    if (stored) await waitForReplicas(this.writer, this.acks);
+    return stored;
+  }
+
+  async addNodes(...args: Parameters<Store["addNodes"]>): Promise<number> {
+    const added = await this.writes.addNodes(...args);
+    if (added > 0) await waitForReplicas(this.writer, this.acks);
+    return added;
+  }
+
+  getIdentity(...args: Parameters<Store["getIdentity"]>): ReturnType<Store["getIdentity"]> {
+    return this.reads.getIdentity(...args);
+  }
+
+  hasIdentity(...args: Parameters<Store["hasIdentity"]>): ReturnType<Store["hasIdentity"]> {
+    return this.reads.hasIdentity(...args);
+  }
+
+  putPresence(...args: Parameters<Store["putPresence"]>): ReturnType<Store["putPresence"]> {
+    return this.reads.putPresence(...args);
+  }
+
+  getPresence(...args: Parameters<Store["getPresence"]>): ReturnType<Store["getPresence"]> {
+    return this.reads.getPresence(...args);
+  }
+
+  listNodes(): ReturnType<Store["listNodes"]> {
+    return this.reads.listNodes();
+  }
+
+  putPowChallenge(...args: Parameters<Store["putPowChallenge"]>): ReturnType<Store["putPowChallenge"]> {
+    return this.reads.putPowChallenge(...args);
+  }
+
+  takePowChallenge(...args: Parameters<Store["takePowChallenge"]>): ReturnType<Store["takePowChallenge"]> {
+    return this.reads.takePowChallenge(...args);
+  }
+
+  ping(): Promise<void> {
+    return this.reads.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.writes.close();
+    await this.reads.close();
+  }
+}

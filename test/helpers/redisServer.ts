@@ -10,6 +10,7 @@ export interface RedisServer {
   readonly port: number;
   readonly url: string;
   readonly dir: string;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -30,6 +31,7 @@ export async function startRedis(extraArgs: string[] = [], port?: number): Promi
     port: p,
     url: `redis://127.0.0.1:${p}`,
     dir,
+    pid: child.pid as number,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;

@@ -7,11 +7,12 @@
 // connection*, and blocks that connection meanwhile. So these writes go over
 // a connection of their own (a second client), followed by WAIT on that
 // connection; reads, presence, PoW challenges and rate-limit buckets use the
-// shared client and never wait. On a Cluster the WAIT goes to every master:
-// a master this connection wrote nothing to answers at once, the one that
-// took the write answers once its replicas have it.
+// shared client and never wait. On a Cluster the WAIT goes to the master of
+// the written key's slot, the node that took the write.
 import { Cluster, type Redis } from "ioredis";
 import { RegistryError } from "../wire/errors.js";
+import { clusterSlot } from "./clusterSlot.js";
+import type { RedisKeys } from "./keys.js";
 import type { Store } from "./store.js";
 
 export interface ReplicaAcks {
@@ -24,17 +25,25 @@ function notReplicated(acks: ReplicaAcks, got: number): RegistryError {
   return new RegistryError("UNAVAILABLE", `storage unavailable: ${got} of ${acks.count} replicas confirmed the write within ${acks.timeoutMs} ms`);
 }
 
-/** WAIT on the writer connection(s); rejects with UNAVAILABLE when fewer replicas confirmed in time. */
-export async function waitForReplicas(writer: Redis | Cluster, acks: ReplicaAcks): Promise<void> {
-  const nodes: Redis[] = writer instanceof Cluster ? writer.nodes("master") : [writer];
-  let replies: number[];
+/**
+ * WAIT on the writer's connection to the node that holds `key`; rejects with
+ * UNAVAILABLE when fewer replicas confirmed in time. On a Cluster that is the
+ * master of the key's slot, the one the write just went to.
+ */
+export async function waitForReplicas(writer: Redis | Cluster, acks: ReplicaAcks, key: string): Promise<void> {
+  let node: Redis | undefined = writer instanceof Cluster ? undefined : writer;
+  if (writer instanceof Cluster) {
+    const owner = writer.slots[clusterSlot(key)]?.[0];
+    node = writer.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === owner);
+  }
+  let replicas: number;
   try {
-    replies = await Promise.all(nodes.map((node) => node.wait(acks.count, acks.timeoutMs)));
+    if (node === undefined || node.status !== "ready") throw new Error("the write's node is not connected");
+    replicas = await node.wait(acks.count, acks.timeoutMs);
   } catch {
     throw new RegistryError("UNAVAILABLE", "storage unavailable");
   }
-  const fewest = Math.min(...replies);
-  if (fewest < acks.count) throw notReplicated(acks, fewest);
+  if (replicas < acks.count) throw notReplicated(acks, replicas);
 }
 
 /** A Store whose acknowledged writes are replicated: `writes` runs them on `writer`'s connection, then WAIT. */
@@ -44,17 +53,18 @@ export class AckedWrites implements Store {
     private readonly writes: Store,
     private readonly writer: Redis | Cluster,
     private readonly acks: ReplicaAcks,
+    private readonly keys: RedisKeys,
   ) {}
 
   async registerIfAbsent(...args: Parameters<Store["registerIfAbsent"]>): Promise<boolean> {
     const stored = await this.writes.registerIfAbsent(...args);
-    if (stored) await waitForReplicas(this.writer, this.acks);
+    if (stored) await waitForReplicas(this.writer, this.acks, this.keys.identity(args[0]));
     return stored;
   }
 
   async addNodes(...args: Parameters<Store["addNodes"]>): Promise<number> {
     const added = await this.writes.addNodes(...args);
-    if (added > 0) await waitForReplicas(this.writer, this.acks);
+    if (added > 0) await waitForReplicas(this.writer, this.acks, this.keys.nodesList);
     return added;
   }
 

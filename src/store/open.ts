@@ -4,6 +4,7 @@ import type { Cluster, Redis } from "ioredis";
 import type { Config } from "../config/config.js";
 import { MemoryStore } from "./memory.js";
 import { AckedWrites } from "./ackedWrites.js";
+import { redisKeys } from "./keys.js";
 import { RedisStore } from "./redis.js";
 import { createRedisClient, waitUntilReady } from "./redisClient.js";
 import type { Store } from "./store.js";
@@ -44,5 +45,5 @@ export async function openStore(
   await waitUntilReady(writer, wait);
   // WAIT may take up to timeoutMs: the writes' deadline covers it.
   const writes = new RedisStore(writer, { keyPrefix: config.storage.keyPrefix, ownsClient: true, log, deadlineMs: timeoutMs + 600 });
-  return { store: new AckedWrites(store, writes, writer, { count, timeoutMs }), redis };
+  return { store: new AckedWrites(store, writes, writer, { count, timeoutMs }, redisKeys(config.storage.keyPrefix)), redis };
 }

@@ -8,16 +8,19 @@ const run = promisify(execFile);
 
 export interface RedisCluster {
   readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  /** Every redis-server of the cluster (masters first, as created), for fault tests. */
+  readonly servers: readonly RedisServer[];
   stop(): Promise<void>;
 }
 
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+/** `replicasPerMaster` > 0 adds that many replicas to each master (redis-cli --cluster-replicas). */
+export async function startRedisCluster(masters = 3, replicasPerMaster = 0): Promise<RedisCluster> {
   const servers: RedisServer[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(servers.map((s) => s.stop()));
   };
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
       // startRedis passes --dir <its own temp dir> first, and redis resolves a
       // relative cluster-config-file against that dir: one nodes.conf per server.
       servers.push(
@@ -25,14 +28,28 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       );
     }
     const addrs = servers.map((s) => `127.0.0.1:${s.port}`);
-    await run("redis-cli", ["--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"], {
+    await run("redis-cli", ["--cluster", "create", ...addrs, "--cluster-replicas", String(replicasPerMaster), "--cluster-yes"], {
       timeout: 20_000,
     });
     await waitForClusterOk(servers.map((s) => s.port), 15_000);
-    return { nodes: servers.map((s) => ({ host: "127.0.0.1", port: s.port })), stop };
+    if (replicasPerMaster > 0) await waitForReplicasOnline(servers.map((s) => s.port), masters * replicasPerMaster, 15_000);
+    return { nodes: servers.map((s) => ({ host: "127.0.0.1", port: s.port })), servers, stop };
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+// Replicas attach and sync after `--cluster create`; until they are online a
+// WAIT (min_replica_acks) cannot succeed.
+async function waitForReplicasOnline(ports: readonly number[], expected: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const infos = await Promise.all(ports.map(async (p) => (await run("redis-cli", ["-p", String(p), "info", "replication"])).stdout));
+    const online = infos.reduce((n, info) => n + info.split("\n").filter((l) => /^slave\d+:.*state=online/.test(l)).length, 0);
+    if (online >= expected) return;
+    if (Date.now() > deadline) throw new Error(`only ${online} of ${expected} cluster replicas online after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -74,6 +74,14 @@ async function failover(setup: SentinelSetup, registries: Running[]): Promise<Ou
   expect(firstOkAfterKill, "the registries never served again").toBeLessThan(Number.POSITIVE_INFINITY);
   expect(await setup.currentPrimaryPort()).not.toBe(setup.primary.port);
 
+  // Both registries follow the new primary (one may get there a moment after the other).
+  for (const reg of registries) {
+    const until = performance.now() + 10_000;
+    while ((await fetch(`${reg.url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+      if (performance.now() > until) throw new Error(`${reg.url} not ready 10 s after the first success`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
   // Every acknowledged registration, read back from the new primary.
   const lost: string[] = [];
   for (const handle of acknowledged) {

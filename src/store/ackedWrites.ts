@@ -30,7 +30,7 @@ function notReplicated(acks: ReplicaAcks, got: number): RegistryError {
  * UNAVAILABLE when fewer replicas confirmed in time. On a Cluster that is the
  * master of the key's slot, the one the write just went to.
  */
-export async function waitForReplicas(writer: Redis | Cluster, acks: ReplicaAcks, key: string): Promise<void> {
+export async function waitForReplicas(writer: Redis | Cluster, acks: ReplicaAcks, key: string | Uint8Array): Promise<void> {
   let node: Redis | undefined = writer instanceof Cluster ? undefined : writer;
   if (writer instanceof Cluster) {
     const owner = writer.slots[clusterSlot(key)]?.[0];

@@ -95,15 +95,18 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   });
   // With [ops] address, /metrics is served there and not on the public port.
   const opsOptions = { health, metrics, log: logger, serveMetrics: config.ops.address === null };
+  const opsAndJson = withOpsRoutes(opsOptions, jsonRoutes);
   const connectAdapter = (readMaxBytes: number) =>
     connectNodeAdapter({
       routes: parseErrorsAreInvalidArgument((router: ConnectRouter) => routes.forEach((r) => r(router))),
-      fallback: withOpsRoutes(opsOptions, jsonRoutes),
+      fallback: opsAndJson,
       interceptors: [logPlainErrors(logger)],
       contextValues: peerContextValues,
       readMaxBytes,
     });
-  const handler = withSyncBodyBound(connectAdapter(config.limits.maxBodyBytes), connectAdapter(config.limits.maxSyncBodyBytes));
+  const rpc = withSyncBodyBound(connectAdapter(config.limits.maxBodyBytes), connectAdapter(config.limits.maxSyncBodyBytes));
+  // The JSON paths (the hot path of existing clients) skip connect-node's routing.
+  const handler: RequestHandler = (req, res) => (isRpcPath(req.url) ? rpc(req, res) : opsAndJson(req, res));
   // Unary gRPC calls of RegistryService skip connect-node (it serves the rest).
   const claimStream = grpcUnaryServer({
     methods,
@@ -131,6 +134,14 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       await keyring.close();
     },
   };
+}
+
+/** Paths connect-node serves: the services' methods (`/<package>.<Service>/<Method>`). */
+const RPC_PREFIXES = [`/${RegistryService.typeName}/`, `/${Health.typeName}/`, "/grpc.reflection."];
+function isRpcPath(url: string | undefined): boolean {
+  if (url === undefined) return false;
+  for (const p of RPC_PREFIXES) if (url.startsWith(p)) return true;
+  return false;
 }
 
 const SYNC_PATH = `/${RegistryService.typeName}/${RegistryService.method.sync.name}`;

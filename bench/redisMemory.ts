@@ -4,11 +4,15 @@
 // it), N realistic identities (32-byte keys, a 64-byte signature, a username
 // hint) stored through registry.sync, which writes exactly what a register
 // writes, without the envelope crypto that would make N take minutes.
-// (used_memory after - before) / N from INFO memory.
+// (used_memory after - before) / N from INFO memory. The baseline, in the
+// same run and the same Redis: the same N identities as the JSON format of
+// 0.1 kept them (canonical JSON under `<prefix>id:{<blind>}`), written with SET.
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { userIdFromUsername } from "../client/src/index.js";
+import { identityToJson } from "../client/src/wire/identity.js";
 import { createApp } from "../src/app.js";
+import { blindIndexHex } from "../src/crypto/blind.js";
 import { keygenToml, parseConfig } from "../src/config/config.js";
 import { createLogger } from "../src/ops/log.js";
 import { startRedis } from "../test/helpers/redisServer.js";
@@ -26,26 +30,39 @@ async function main(): Promise<void> {
     const app = await createApp(config, { logger: createLogger("silent") });
     const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await admin.info("memory"))?.[1]);
     const ctx = { clientIp: "127.0.0.1", pow: undefined };
-    const before = await usedMemory();
+    const identities = Array.from({ length: N }, (_, i) => {
+      const username = `bench-user-${i}`;
+      return {
+        userId: userIdFromUsername(username),
+        usernameHint: username,
+        signingPublicKey: randomBytes(32),
+        encryptionPublicKey: randomBytes(32),
+        signature: randomBytes(64),
+        createdAtMs: 1_700_000_000_000 + i,
+      };
+    });
+
+    const beforeCompact = await usedMemory();
+    for (let at = 0; at < N; at += BATCH) await app.registry.sync(ctx, identities.slice(at, at + BATCH));
+    const compact = ((await usedMemory()) - beforeCompact) / N;
+    if ((await admin.dbsize()) !== N) throw new Error(`expected ${N} keys, found ${await admin.dbsize()}`);
+
+    const legacyPrefix = "legacy:";
+    const beforeJson = await usedMemory();
     for (let at = 0; at < N; at += BATCH) {
-      const batch = Array.from({ length: Math.min(BATCH, N - at) }, (_, k) => {
-        const username = `bench-user-${at + k}`;
-        return {
-          userId: userIdFromUsername(username),
-          usernameHint: username,
-          signingPublicKey: randomBytes(32),
-          encryptionPublicKey: randomBytes(32),
-          signature: randomBytes(64),
-          createdAtMs: 1_700_000_000_000 + at + k,
-        };
-      });
-      await app.registry.sync(ctx, batch);
+      const pipeline = admin.pipeline();
+      for (const id of identities.slice(at, at + BATCH)) {
+        pipeline.set(`${legacyPrefix}id:{${blindIndexHex(config.envelope.pepper, id.userId)}}`, identityToJson(id));
+      }
+      await pipeline.exec();
     }
-    const after = await usedMemory();
-    const keys = await admin.dbsize();
-    if (keys !== N) throw new Error(`expected ${N} keys, found ${keys}`);
+    const json = ((await usedMemory()) - beforeJson) / N;
+    if ((await admin.dbsize()) !== 2 * N) throw new Error(`expected ${2 * N} keys, found ${await admin.dbsize()}`);
+
     console.log(`# ${N} identities through registry.sync into redis-server ${/redis_version:(\S+)/.exec(await admin.info("server"))?.[1]}`);
-    console.log(`BENCH redis_bytes_per_identity ${((after - before) / N).toFixed(0)} bytes (INFO memory used_memory)`);
+    console.log(`BENCH redis_bytes_per_identity ${compact.toFixed(0)} bytes (INFO memory used_memory)`);
+    console.log(`BENCH redis_bytes_per_identity_json_format ${json.toFixed(0)} bytes (the same identities as 0.1 stored them)`);
+    console.log(`BENCH ratio_redis_bytes_compact_vs_json ${(compact / json).toFixed(3)}`);
     await app.close();
   } finally {
     admin.disconnect();

@@ -19,7 +19,7 @@ import { RegistryError, invalidInput } from "./wire/errors.js";
 import { AccessPolicy, type BulkWrite } from "./guard/access.js";
 import type { PowGuard } from "./guard/pow.js";
 import type { RateLimiter } from "./guard/rateLimit.js";
-import { parseIdentityPlaintext, serializeIdentity } from "./wire/identityJson.js";
+import { parseIdentityPlaintext } from "./wire/identityJson.js";
 import type { Keyring } from "./crypto/keyring.js";
 import type { Store } from "./store/store.js";
 
@@ -83,15 +83,15 @@ export class Registry {
   private async guardedRead<T>(
     ctx: CallContext,
     scope: "resolve" | "check_user",
-    read: (this: Store, blind: string) => Promise<T>,
-    blind: string,
+    read: (this: Store, blind: string, userId: UserId) => Promise<T>,
+    handle: UserId,
   ): Promise<T> {
     if (this.config.pow.enabled) {
       await this.limiter.consume(ctx.clientIp, scope);
       await this.powGuard.verify(ctx.pow);
-      return read.call(this.store, blind);
+      return read.call(this.store, this.blind(handle), handle);
     }
-    const result = read.call(this.store, blind);
+    const result = read.call(this.store, this.blind(handle), handle);
     result.catch(ignore); // settled below unless the limiter refuses; never an unhandled rejection
     await this.limiter.consume(ctx.clientIp, scope);
     return result;
@@ -104,13 +104,13 @@ export class Registry {
     const plaintext = openWithShared(shared, this.pepper, handle, envelope);
     const identity = parseIdentityPlaintext(plaintext);
     if (!sameBytes(identity.userId, handle)) throw invalidInput("handle does not match identity");
-    const stored = await this.store.registerIfAbsent(this.blind(handle), serializeIdentity(identity));
+    const stored = await this.store.registerIfAbsent(this.blind(handle), identity);
     if (!stored) throw new RegistryError("CONFLICT", "handle already registered");
   }
 
   /** The identity sealed with the active key to the requester's ephemeral key, or null when unknown. */
   async resolve(ctx: CallContext, handle: UserId, requesterPubkey: Uint8Array): Promise<IdentityEnvelope | null> {
-    const identityJson = await this.guardedRead(ctx, "resolve", this.store.getIdentity, this.blind(handle));
+    const identityJson = await this.guardedRead(ctx, "resolve", this.store.getIdentity, handle);
     if (identityJson === null) return null;
     const key = this.keyring.active(this.now());
     const shared = await this.keyring.sharedSecret(key, requesterPubkey);
@@ -118,7 +118,7 @@ export class Registry {
   }
 
   async checkUser(ctx: CallContext, handle: UserId): Promise<boolean> {
-    return this.guardedRead(ctx, "check_user", this.store.hasIdentity, this.blind(handle));
+    return this.guardedRead(ctx, "check_user", this.store.hasIdentity, handle);
   }
 
   /** Kept presence.ttl_seconds after receipt, whatever the client's ts_ms says. */
@@ -134,7 +134,7 @@ export class Registry {
     await this.limiter.consume(ctx.clientIp, null);
     const results = await Promise.all(
       identities.map((id) =>
-        id === null ? false : this.store.registerIfAbsent(this.blind(id.userId), serializeIdentity(id)),
+        id === null ? false : this.store.registerIfAbsent(this.blind(id.userId), id),
       ),
     );
     return results.filter(Boolean).length;

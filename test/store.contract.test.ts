@@ -7,6 +7,8 @@ import { performance } from "node:perf_hooks";
 import type { Cluster, Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import type { Config } from "../src/config/config.js";
+import { identityToJson } from "../client/src/wire/identity.js";
+import type { PublicIdentity } from "../src/wire/domain.js";
 import { RegistryError } from "../src/wire/errors.js";
 import { redisKeys } from "../src/store/keys.js";
 import { MemoryStore } from "../src/store/memory.js";
@@ -28,6 +30,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const randomBlind = (): string => randomBytes(32).toString("hex");
 const randomChallenge = (): string => randomBytes(16).toString("hex");
 const freshPrefix = (): string => `t${randomBytes(4).toString("hex")}:`;
+/** A well-formed identity with realistic sizes (32-byte keys, a 64-byte signature). */
+function anIdentity(usernameHint: string | null = "alice", createdAtMs = 1_700_000_000_000): PublicIdentity {
+  return {
+    userId: randomBytes(32),
+    usernameHint,
+    signingPublicKey: randomBytes(32),
+    encryptionPublicKey: randomBytes(32),
+    signature: randomBytes(64),
+    createdAtMs,
+  };
+}
 /** The [storage] settings with no Sentinel and no replica acknowledgements. */
 const NO_HA = { sentinels: [], sentinelMaster: null, sentinelPassword: null, minReplicaAcks: 0, replicaAckTimeoutMs: 200 } as const;
 const storageFor = (url: string, clusterNodes: Config["storage"]["clusterNodes"] = []): Config["storage"] => ({
@@ -61,29 +74,36 @@ function describeStoreContract(name: string, makeStore: MakeStore): void {
     test("registers once, then refuses the same blind index", async () => {
       const blind = randomBlind();
       expect(await store.hasIdentity(blind)).toBe(false);
-      expect(await store.getIdentity(blind)).toBeNull();
-      expect(await store.registerIfAbsent(blind, '{"v":1}')).toBe(true);
-      expect(await store.registerIfAbsent(blind, '{"v":2}')).toBe(false);
-      expect(await store.getIdentity(blind)).toBe('{"v":1}'); // never overwritten
+      const first = anIdentity("first");
+      expect(await store.getIdentity(blind, first.userId)).toBeNull();
+      expect(await store.registerIfAbsent(blind, first)).toBe(true);
+      expect(await store.registerIfAbsent(blind, { ...anIdentity("second"), userId: first.userId })).toBe(false);
+      expect(await store.getIdentity(blind, first.userId)).toBe(identityToJson(first)); // never overwritten
       expect(await store.hasIdentity(blind)).toBe(true);
       expect(await store.hasIdentity(randomBlind())).toBe(false);
     });
 
-    test("keeps the record character for character, Unicode included, however the string was built", async () => {
-      const blind = randomBlind();
-      // Built by concatenation, as the canonical JSON is (the memory store flattens it).
-      const text = '{"username_hint":' + JSON.stringify("José 日本 🦀 \u0000") + ',"n":' + [1, 2, 3].join(",") + "}";
-      expect(await store.registerIfAbsent(blind, text)).toBe(true);
-      expect(await store.getIdentity(blind)).toBe(text);
+    test("gives back the canonical JSON byte for byte: Unicode hints, no hint, odd sizes, the largest timestamp", async () => {
+      const cases: PublicIdentity[] = [
+        anIdentity(" José 日本 🦀\u200b "),
+        anIdentity(null),
+        anIdentity("x".repeat(64), Number.MAX_SAFE_INTEGER),
+        { ...anIdentity("b", 1), signingPublicKey: randomBytes(1), encryptionPublicKey: randomBytes(300), signature: randomBytes(2000) },
+      ];
+      for (const id of cases) {
+        const blind = randomBlind();
+        expect(await store.registerIfAbsent(blind, id)).toBe(true);
+        expect(await store.getIdentity(blind, id.userId)).toBe(identityToJson(id));
+      }
     });
 
     test("50 concurrent registrations of one blind index: exactly one wins", async () => {
       const blind = randomBlind();
-      const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => store.registerIfAbsent(blind, `{"writer":${i}}`)),
-      );
+      const userId = randomBytes(32); // one handle, so one user id: the writers differ in everything else
+      const writers = Array.from({ length: 50 }, (_, i) => ({ ...anIdentity(`writer${i}`), userId }));
+      const results = await Promise.all(writers.map((id) => store.registerIfAbsent(blind, id)));
       expect(results.filter(Boolean)).toHaveLength(1);
-      expect(await store.getIdentity(blind)).toBe(`{"writer":${results.indexOf(true)}}`);
+      expect(await store.getIdentity(blind, userId)).toBe(identityToJson(writers[results.indexOf(true)] as PublicIdentity));
     });
 
     test("presence expires ttlSeconds after the latest put, and the latest put wins", async () => {
@@ -252,30 +272,39 @@ describe("RedisStore on a private redis-server", () => {
     const handle = randomBlind(); // handles are 64 hex chars too
     const blind = createHash("sha256").update(`blind:${handle}`).digest("hex"); // stands in for crypto's blind index
     const challenge = randomChallenge();
-    await store.registerIfAbsent(blind, "{}");
+    await store.registerIfAbsent(blind, anIdentity());
     await store.putPresence(blind, "{}", 60);
     await store.addNodes(["http://n"], 10);
     await store.putPowChallenge(challenge, 60);
 
-    const keys: string[] = [];
+    const keys: Buffer[] = [];
     let cursor = "0";
     do {
-      const [next, batch] = await (client as Redis).scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      const [next, batch] = await (client as Redis).scanBuffer(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
       keys.push(...batch);
-      cursor = next;
+      cursor = String(next);
     } while (cursor !== "0");
-    expect(keys.sort()).toEqual(
+    const hex = (k: Buffer | string): string => Buffer.from(k).toString("hex");
+    const identityKey = redisKeys(prefix).identity(blind);
+    // The compact identity key: the prefix, "i{", a 2-byte hash tag, "}", the 32 bytes of the blind index.
+    expect(identityKey.subarray(0, prefix.length + 2).toString()).toBe(`${prefix}i{`);
+    expect(identityKey[prefix.length + 4]).toBe(0x7d);
+    expect(identityKey.subarray(prefix.length + 5).toString("hex")).toBe(blind);
+    expect(keys.map(hex).sort()).toEqual(
       [
-        `${prefix}id:{${blind}}`,
+        identityKey,
         `${prefix}presence:{${blind}}`,
         `${prefix}{nodes}:list`,
         `${prefix}{nodes}:set`,
         `${prefix}pow:${challenge}`,
-      ].sort(),
+      ].map(hex).sort(),
     );
-    for (const k of keys) expect(k).not.toContain(handle);
+    for (const k of keys) {
+      expect(k.toString("latin1")).not.toContain(handle);
+      expect(k.includes(Buffer.from(handle, "hex"))).toBe(false);
+    }
     // A raw handle never even reaches a key: the key builder only takes hex blind indexes.
-    await expect(store.registerIfAbsent("not-a-blind-index", "{}")).rejects.toBeInstanceOf(TypeError);
+    await expect(store.registerIfAbsent("not-a-blind-index", anIdentity())).rejects.toBeInstanceOf(TypeError);
   });
 
   test("a reply error (wrong key type) is UNAVAILABLE as well, and logged", async () => {
@@ -313,7 +342,7 @@ describe("RedisStore on a private 3-master Redis Cluster", () => {
   test("the node keys share one slot and identities spread over the masters", async () => {
     const c = client as Cluster;
     const keys = redisKeys(freshPrefix());
-    const slot = (k: string): Promise<number> => c.cluster("KEYSLOT", k) as Promise<number>;
+    const slot = (k: string | Buffer): Promise<number> => c.cluster("KEYSLOT", k) as Promise<number>;
     expect(await slot(keys.nodesList)).toBe(await slot(keys.nodesSet));
     const owners = new Set<string>();
     const slots = await c.cluster("SLOTS");
@@ -335,7 +364,7 @@ function describeRedisKeyTtls(getClient: () => Redis | Cluster): void {
     const store = new RedisStore(client, { keyPrefix: prefix });
     const blind = randomBlind();
     const c = randomChallenge();
-    await store.registerIfAbsent(blind, "{}");
+    await store.registerIfAbsent(blind, anIdentity());
     await store.putPresence(blind, "{}", 300);
     await store.putPowChallenge(c, 120);
     const presenceTtl = await client.ttl(keys.presence(blind));
@@ -354,8 +383,8 @@ function describeRedisKeyTtls(getClient: () => Redis | Cluster): void {
 function everyCall(store: Store): [string, () => Promise<unknown>][] {
   const blind = randomBlind();
   return [
-    ["registerIfAbsent", () => store.registerIfAbsent(blind, "{}")],
-    ["getIdentity", () => store.getIdentity(blind)],
+    ["registerIfAbsent", () => store.registerIfAbsent(blind, anIdentity())],
+    ["getIdentity", () => store.getIdentity(blind, randomBytes(32))],
     ["hasIdentity", () => store.hasIdentity(blind)],
     ["putPresence", () => store.putPresence(blind, "{}", 60)],
     ["getPresence", () => store.getPresence(blind)],
@@ -394,7 +423,7 @@ describe("RedisStore during a Redis outage", () => {
     try {
       await waitUntilReady(client);
       const store = new RedisStore(client, { keyPrefix: freshPrefix() });
-      expect(await store.registerIfAbsent(randomBlind(), "{}")).toBe(true);
+      expect(await store.registerIfAbsent(randomBlind(), anIdentity())).toBe(true);
 
       // Calls already on the wire when Redis dies may succeed or fail, but must settle fast.
       const inFlight = everyCall(store).map(([, call]) => call().then(() => "ok", (e: unknown) => e));
@@ -424,7 +453,7 @@ describe("RedisStore during a Redis outage", () => {
         10,
       );
       const recovery = performance.now() - restartedAt;
-      expect(await store.registerIfAbsent(randomBlind(), "{}")).toBe(true);
+      expect(await store.registerIfAbsent(randomBlind(), anIdentity())).toBe(true);
       expect(logs.some((l) => l.startsWith(`redis error (${server.url})`))).toBe(true);
       expect(logs).toContain(`redis ready again (${server.url})`);
       // A retry storm stays a handful of lines, not one per attempt.
@@ -496,7 +525,7 @@ describe("RedisStore during a Redis outage", () => {
       await waiting;
       const readyAfter = performance.now() - startedAt;
       expect(readyAfter).toBeLessThan(3000);
-      expect(await store.registerIfAbsent(randomBlind(), "{}")).toBe(true);
+      expect(await store.registerIfAbsent(randomBlind(), anIdentity())).toBe(true);
       console.info(`start-while-down: ready ${readyAfter.toFixed(0)} ms after redis-server came up`);
     } finally {
       client.disconnect();
@@ -526,8 +555,8 @@ describe("openStore", () => {
       expect(store).toBeInstanceOf(RedisStore);
       expect(redis?.status).toBe("ready");
       const blind = randomBlind();
-      await store.registerIfAbsent(blind, "{}");
-      expect(await redis?.exists(`${prefix}id:{${blind}}`)).toBe(1);
+      await store.registerIfAbsent(blind, anIdentity());
+      expect(await redis?.exists(redisKeys(prefix).identity(blind))).toBe(1);
       await store.close();
       await until(() => redis?.status === "end", 2000);
     } finally {

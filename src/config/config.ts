@@ -9,6 +9,7 @@ import { parse, TomlError } from "smol-toml";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { LIMIT_DEFAULTS } from "./limits.js";
 import { LOG_LEVELS, type LogLevel } from "../ops/log.js";
+import { keyPrefixProblem } from "../store/keys.js";
 
 export interface EnvelopeKeyConfig {
   readonly kidHex: string; // 16 lowercase hex chars
@@ -380,6 +381,8 @@ function readStorage(v: unknown): Config["storage"] {
   const kind = oneOf(t.kind, "storage.kind", d.kind, ["memory", "redis"]);
   const keyPrefix = nonEmpty(t.key_prefix, "storage.key_prefix", d.key_prefix);
   if (/\s/.test(keyPrefix)) fail(`storage.key_prefix must not contain whitespace (got ${show(keyPrefix)})`);
+  const prefixProblem = keyPrefixProblem(keyPrefix);
+  if (prefixProblem !== null) fail(`storage.key_prefix ${prefixProblem} (got ${show(keyPrefix)})`);
   const url = redisUrl(t.url, "storage.url", d.url);
   const clusterNodes = array(t.cluster_nodes, "storage.cluster_nodes", d.cluster_nodes)
     .map((n, i) => hostPort(n, `storage.cluster_nodes[${i}]`, 1));

@@ -3,6 +3,7 @@
 // stay free of metrics. close() is passed through untimed.
 import { performance } from "node:perf_hooks";
 import type { StorageMetrics } from "../ops/metrics.js";
+import type { PublicIdentity } from "../wire/domain.js";
 import type { Store } from "./store.js";
 
 interface StorageMetricsSource {
@@ -37,13 +38,13 @@ export class InstrumentedStore implements Store {
     this.m = Object.fromEntries(methods.map((k) => [k, metrics.storage(k)])) as Record<Timed, StorageMetrics>;
   }
 
-  registerIfAbsent(blind: string, identityJson: string): Promise<boolean> {
+  registerIfAbsent(blind: string, identity: PublicIdentity): Promise<boolean> {
     const t = performance.now();
-    return timed(this.m.registerIfAbsent, this.inner.registerIfAbsent(blind, identityJson), t);
+    return timed(this.m.registerIfAbsent, this.inner.registerIfAbsent(blind, identity), t);
   }
-  getIdentity(blind: string): Promise<string | null> {
+  getIdentity(blind: string, userId: Uint8Array): Promise<string | null> {
     const t = performance.now();
-    return timed(this.m.getIdentity, this.inner.getIdentity(blind), t);
+    return timed(this.m.getIdentity, this.inner.getIdentity(blind, userId), t);
   }
   hasIdentity(blind: string): Promise<boolean> {
     const t = performance.now();

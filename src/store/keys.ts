@@ -2,16 +2,19 @@
 // prefix and names users by their blind index (hex), never by a handle, so a
 // dump of Redis does not list who is registered.
 //
-// Cluster safety: each store command touches one key, except the addNodes
-// script, which touches the node list and the node set together; both carry
-// the hash tag `{nodes}` so they always live in the same slot. Identity and
-// presence keys tag the blind index (`{<blind>}`), so a future script that
-// touches one user's identity and presence together stays in one slot too.
-// (A prefix that contains its own `{...}` would pin every key to one slot:
-// still correct, just not spread across masters.)
+// Cluster safety: scripts touch keys of one slot only. The addNodes script
+// touches the node list and the node set; both carry the hash tag `{nodes}`.
+// An identity lives under a binary key whose 2-byte hash tag is chosen to
+// fall in the slot of the legacy (0.1) key of the same blind index, so the
+// register script and the reads can look at both keys in one command.
+// (A prefix that contains its own `{...}` pins every key to one slot: still
+// correct, just not spread across masters. An unclosed `{` is refused: it
+// would move the legacy key and the compact key to different slots.)
 //
 // Layout, with prefix "enigma:":
-//   enigma:id:{<blind>}        string  canonical identity JSON, no TTL
+//   enigma:i{TT}<32 bytes>     string  compact identity record (identityRecord.ts), no TTL;
+//                                      TT = slotTag(slot of the legacy key), the bytes = blind index
+//   enigma:id:{<blind>}        string  legacy: canonical identity JSON written by 0.1; read, never written
 //   enigma:presence:{<blind>}  string  latest presence JSON, native TTL
 //   enigma:{nodes}:list        list    node URLs in insertion order
 //   enigma:{nodes}:set         set     the same URLs, for O(1) dedupe
@@ -22,9 +25,14 @@
 //   enigma:rl:{<ip>}:g         string  "<tokens> <ms>" (TTL: time to refill) or a ban
 //   enigma:rl:{<ip>}:<endpoint> string "<tokens> <ms>" (register, resolve, check_user)
 
+import { clusterSlot } from "./clusterSlot.js";
+
 export interface RedisKeys {
   readonly prefix: string;
-  identity(blind: string): string;
+  /** Where register writes: the compact record. */
+  identity(blind: string): Buffer;
+  /** Where 0.1 wrote the JSON record; in the same Cluster slot as identity(blind). */
+  legacyIdentity(blind: string): string;
   presence(blind: string): string;
   readonly nodesList: string;
   readonly nodesSet: string;
@@ -37,15 +45,64 @@ export interface RedisKeys {
 // of keys, which would otherwise change hash slots or collide.
 const BLIND = /^[0-9a-f]{64}$/;
 
+// For every Cluster slot, a 2-byte hash tag that hashes to it. CRC16 of two
+// bytes takes each 16-bit value exactly once, so each slot has four
+// candidates; the table keeps the first that contains neither brace.
+const SLOT_TAGS = (() => {
+  const tags = new Array<Buffer | undefined>(16384);
+  for (let v = 0; v < 65536; v++) {
+    const tag = Buffer.from([v >> 8, v & 0xff]);
+    if (tag.includes(0x7b) || tag.includes(0x7d)) continue;
+    const slot = clusterSlot(tag);
+    if (tags[slot] === undefined) tags[slot] = tag;
+  }
+  return tags;
+})();
+
+/** The 2-byte hash tag of a Cluster slot (0..16383). */
+export function slotTag(slot: number): Buffer {
+  const tag = SLOT_TAGS[slot];
+  if (tag === undefined) throw new Error(`no hash tag for slot ${slot}`); // cannot happen: tested for all 16384
+  return tag;
+}
+
 function checkBlind(blind: string): string {
   if (!BLIND.test(blind)) throw new TypeError("store key: blind index must be 64 lowercase hex chars");
   return blind;
 }
 
+/**
+ * Why a key prefix cannot be used, or null. Redis hashes the text between a
+ * key's first "{" and the next "}"; a prefix whose first "{" is unclosed or
+ * closed at once ("{}") would hash the legacy and the compact identity key
+ * of one user to different slots.
+ */
+export function keyPrefixProblem(prefix: string): string | null {
+  const open = prefix.indexOf("{");
+  if (open === -1) return null;
+  const close = prefix.indexOf("}", open + 1);
+  if (close === -1) return 'must not contain a "{" without a "}" after it';
+  if (close === open + 1) return 'must not contain an empty hash tag "{}"';
+  return null;
+}
+
 export function redisKeys(prefix: string): RedisKeys {
+  const problem = keyPrefixProblem(prefix);
+  if (problem !== null) throw new TypeError(`key prefix ${problem}`);
+  const legacyIdentity = (blind: string): string => `${prefix}id:{${checkBlind(blind)}}`;
+  const head = Buffer.from(`${prefix}i{`, "utf8");
   return {
     prefix,
-    identity: (blind) => `${prefix}id:{${checkBlind(blind)}}`,
+    identity: (blind) => {
+      const tag = slotTag(clusterSlot(legacyIdentity(blind)));
+      const key = Buffer.allocUnsafe(head.length + 2 + 1 + 32);
+      head.copy(key, 0);
+      key.set(tag, head.length);
+      key[head.length + 2] = 0x7d; // }
+      key.write(blind, head.length + 3, "hex");
+      return key;
+    },
+    legacyIdentity,
     presence: (blind) => `${prefix}presence:{${checkBlind(blind)}}`,
     nodesList: `${prefix}{nodes}:list`,
     nodesSet: `${prefix}{nodes}:set`,

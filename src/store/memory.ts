@@ -2,6 +2,8 @@
 // clock so tests control time; an expired entry is invisible at once, and
 // sweep() reclaims the memory later (the lazy check keeps reads correct, the
 // sweep keeps a long-running process from growing without bound).
+import { serializeIdentity } from "../wire/identityJson.js";
+import type { PublicIdentity } from "../wire/domain.js";
 import type { Store } from "./store.js";
 
 export interface MemoryStoreOptions {
@@ -46,9 +48,10 @@ export class MemoryStore implements Store {
     this.now = opts.now ?? Date.now;
   }
 
-  async registerIfAbsent(blind: string, identityJson: string): Promise<boolean> {
+  async registerIfAbsent(blind: string, identity: PublicIdentity): Promise<boolean> {
     if (this.identities.has(blind)) return false;
-    this.identities.set(blind, flat(identityJson));
+    // Kept as the canonical JSON: resolve seals it as is, with no work per read.
+    this.identities.set(blind, flat(serializeIdentity(identity)));
     return true;
   }
 

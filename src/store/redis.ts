@@ -7,6 +7,8 @@ import { Deadline, TIMED_OUT } from "./deadline.js";
 import { RegistryError } from "../wire/errors.js";
 import { redisKeys, type RedisKeys } from "./keys.js";
 import { checkTtlSeconds } from "./memory.js";
+import { encodeIdentityRecord, identityJsonOfRecord } from "./identityRecord.js";
+import type { PublicIdentity } from "../wire/domain.js";
 import type { Store } from "./store.js";
 
 export interface RedisStoreOptions {
@@ -47,6 +49,17 @@ return added
 const ADD_NODES = "enigmaAddNodes";
 type AddNodesCommand = (list: string, set: string, cap: number, ...urls: string[]) => Promise<number>;
 
+// KEYS[1] the compact identity key, KEYS[2] the legacy key of the same blind
+// index (same slot, keys.ts); ARGV[1] the record. A handle registered by 0.1
+// stays taken: the legacy key is checked in the same atomic step.
+const REGISTER_LUA = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end
+return 0
+`;
+const REGISTER = "enigmaRegister";
+type RegisterCommand = (key: Buffer, legacyKey: string, record: Buffer) => Promise<number>;
+
 // Reply errors that mean "try again later" rather than "our bug".
 const TRANSIENT_REPLY = /^(CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN|READONLY|BUSY|NOREPLICAS|MOVED|ASK)\b/;
 
@@ -57,6 +70,7 @@ export class RedisStore implements Store {
   private readonly ownsClient: boolean;
   private readonly log: (msg: string) => void;
   private readonly addNodesCmd: AddNodesCommand;
+  private readonly registerCmd: RegisterCommand;
 
   constructor(client: Redis | Cluster, opts: RedisStoreOptions) {
     this.client = client;
@@ -68,23 +82,40 @@ export class RedisStore implements Store {
     // trip once the script is cached on each node. With two KEYS, Cluster routes
     // it by their (shared) slot.
     client.defineCommand(ADD_NODES, { numberOfKeys: 2, lua: ADD_NODES_LUA });
-    const cmd = (client as unknown as Record<typeof ADD_NODES, AddNodesCommand>)[ADD_NODES];
-    this.addNodesCmd = cmd.bind(client);
+    client.defineCommand(REGISTER, { numberOfKeys: 2, lua: REGISTER_LUA });
+    const commands = client as unknown as Record<typeof ADD_NODES, AddNodesCommand> & Record<typeof REGISTER, RegisterCommand>;
+    this.addNodesCmd = commands[ADD_NODES].bind(client);
+    this.registerCmd = commands[REGISTER].bind(client);
   }
 
-  async registerIfAbsent(blind: string, identityJson: string): Promise<boolean> {
+  async registerIfAbsent(blind: string, identity: PublicIdentity): Promise<boolean> {
     const key = this.keys.identity(blind);
-    return this.run(async () => (await this.client.set(key, identityJson, "NX")) === "OK");
+    const legacyKey = this.keys.legacyIdentity(blind);
+    const record = encodeIdentityRecord(identity);
+    return this.run(async () => (await this.registerCmd(key, legacyKey, record)) === 1);
   }
 
-  async getIdentity(blind: string): Promise<string | null> {
+  async getIdentity(blind: string, userId: Uint8Array): Promise<string | null> {
     const key = this.keys.identity(blind);
-    return this.run(() => this.client.get(key));
+    const legacyKey = this.keys.legacyIdentity(blind);
+    // One command for both formats (one slot): the compact record, else a 0.1 record.
+    const [record, legacy] = await this.run(() => this.client.mgetBuffer(key, legacyKey));
+    const found = record ?? legacy;
+    if (found === null || found === undefined) return null;
+    try {
+      return identityJsonOfRecord(found, userId);
+    } catch (err) {
+      // A record this version cannot read (a newer format after a rollback, or
+      // damage): say so in the log, and answer as an outage, not as "unknown".
+      this.log(`redis store: unreadable identity record: ${err instanceof Error ? err.message : String(err)}`);
+      throw new RegistryError("UNAVAILABLE", "storage unavailable");
+    }
   }
 
   async hasIdentity(blind: string): Promise<boolean> {
     const key = this.keys.identity(blind);
-    return this.run(async () => (await this.client.exists(key)) === 1);
+    const legacyKey = this.keys.legacyIdentity(blind);
+    return this.run(async () => (await this.client.exists(key, legacyKey)) > 0);
   }
 
   async putPresence(blind: string, presenceJson: string, ttlSeconds: number): Promise<void> {

@@ -3,11 +3,17 @@
 // suite (test/store.contract.test.ts). Keys are blind indexes (hex), never
 // raw handles. Every method that must hold across replicas is atomic.
 
+import type { PublicIdentity } from "../wire/domain.js";
+
 export interface Store {
-  /** Stores the identity (canonical JSON) unless the blind index is taken. True when this call stored it. */
-  registerIfAbsent(blind: string, identityJson: string): Promise<boolean>;
-  /** The canonical identity JSON, or null. */
-  getIdentity(blind: string): Promise<string | null>;
+  /** Stores the identity unless the blind index is taken. True when this call stored it. */
+  registerIfAbsent(blind: string, identity: PublicIdentity): Promise<boolean>;
+  /**
+   * The identity's canonical JSON (the plaintext resolve seals), or null.
+   * `userId` is the user id the blind index was made from: every reader holds
+   * it, so a store may leave it out of what it keeps (the Redis record does).
+   */
+  getIdentity(blind: string, userId: Uint8Array): Promise<string | null>;
   hasIdentity(blind: string): Promise<boolean>;
 
   /** Latest presence wins; it disappears `ttlSeconds` after this call. */

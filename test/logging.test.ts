@@ -3,6 +3,7 @@
 // request log object built above info, and the level from [log] level or
 // --log-level (the flag wins).
 import http from "node:http";
+import { performance } from "node:perf_hooks";
 import { createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -64,6 +65,31 @@ describe("request lines", () => {
     } finally {
       await reg.stop();
     }
+  });
+});
+
+describe("the request line's fast path", () => {
+  it("writes byte for byte what pino's log.info writes (time aside), bindings and odd client IPs included", () => {
+    const fast: string[] = [];
+    const viaPino: string[] = [];
+    const metrics = new Metrics();
+    const base = createLogger("info", { write: (l: string) => fast.push(l) });
+    const reference = createLogger("info", { write: (l: string) => viaPino.push(l) });
+    for (const [log, ref] of [[base, reference], [base.child({ replica: "r1" }), reference.child({ replica: "r1" })]] as const) {
+      const op = requestObserver(metrics, log).operation("check_user");
+      for (const ip of ["127.0.0.1", "2001:db8::1", 'quote"back\\slash\u2028']) {
+        for (const [surface, code] of [["json", "OK"], ["grpc", "RATE_LIMITED"]] as const) {
+          const start = performance.now() - 1.23456;
+          op.done(surface, code, start, ip);
+          const ms = (JSON.parse(fast.at(-1) as string) as { ms: number }).ms;
+          ref.info({ operation: "check_user", surface, code, ms, ip }, "request");
+          const noTime = (l: string): string => l.replace(/"time":\d+/, '"time":0');
+          expect(noTime(fast.at(-1) as string)).toBe(noTime(viaPino.at(-1) as string));
+        }
+      }
+    }
+    expect(fast).toHaveLength(12);
+    expect(fast[6]).toContain('"replica":"r1"');
   });
 });
 

@@ -17,6 +17,13 @@ function crc16(bytes: Uint8Array): number {
   return crc;
 }
 
+/** The slot of a hash tag that is ASCII text (a hex blind index), without encoding it first. */
+export function asciiTagSlot(tag: string): number {
+  let crc = 0;
+  for (let i = 0; i < tag.length; i++) crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ tag.charCodeAt(i)) & 0xff] as number);
+  return crc % 16384;
+}
+
 export function clusterSlot(key: string | Uint8Array): number {
   let bytes = typeof key === "string" ? Buffer.from(key, "utf8") : key;
   const open = bytes.indexOf(0x7b); // {

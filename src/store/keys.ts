@@ -25,7 +25,7 @@
 //   enigma:rl:{<ip>}:g         string  "<tokens> <ms>" (TTL: time to refill) or a ban
 //   enigma:rl:{<ip>}:<endpoint> string "<tokens> <ms>" (register, resolve, check_user)
 
-import { clusterSlot } from "./clusterSlot.js";
+import { asciiTagSlot, clusterSlot } from "./clusterSlot.js";
 
 export interface RedisKeys {
   readonly prefix: string;
@@ -91,10 +91,12 @@ export function redisKeys(prefix: string): RedisKeys {
   if (problem !== null) throw new TypeError(`key prefix ${problem}`);
   const legacyIdentity = (blind: string): string => `${prefix}id:{${checkBlind(blind)}}`;
   const head = Buffer.from(`${prefix}i{`, "utf8");
+  // The legacy key's slot: its `{<blind>}`, unless the prefix has a tag of its own (then every key's).
+  const prefixSlot = prefix.includes("{") ? clusterSlot(prefix) : null;
   return {
     prefix,
     identity: (blind) => {
-      const tag = slotTag(clusterSlot(legacyIdentity(blind)));
+      const tag = slotTag(prefixSlot ?? asciiTagSlot(checkBlind(blind)));
       const key = Buffer.allocUnsafe(head.length + 2 + 1 + 32);
       head.copy(key, 0);
       key.set(tag, head.length);

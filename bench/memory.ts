@@ -6,13 +6,12 @@
 // exactly what a register stores (the canonical JSON under the blind index),
 // without the envelope crypto that would make a million take minutes. After a
 // full GC, (RSS after - RSS before) / N and the same for the V8 heap.
-import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { createApp } from "../src/app.js";
 import { parseConfig, keygenToml } from "../src/config/config.js";
 import { createLogger } from "../src/ops/log.js";
 import { userIdFromUsername } from "../client/src/index.js";
-import type { PublicIdentity } from "../src/wire/domain.js";
+import { benchIdentity } from "./identities.js";
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const BATCH = 1000;
@@ -25,18 +24,6 @@ function settle(): NodeJS.MemoryUsage {
   return process.memoryUsage();
 }
 
-function identity(i: number): PublicIdentity {
-  const username = `bench-user-${i}`;
-  return {
-    userId: userIdFromUsername(username),
-    usernameHint: username,
-    signingPublicKey: randomBytes(32),
-    encryptionPublicKey: randomBytes(32),
-    signature: randomBytes(64),
-    createdAtMs: 1_700_000_000_000 + i,
-  };
-}
-
 async function main(): Promise<void> {
   const config = parseConfig(`mode = "http"\naddress = "127.0.0.1:0"\n[rate_limit]\nenabled = false\n${keygenToml()}`);
   const app = await createApp(config, { logger: createLogger("silent") });
@@ -45,7 +32,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   let merged = 0;
   for (let at = 0; at < N; at += BATCH) {
-    const batch = Array.from({ length: Math.min(BATCH, N - at) }, (_, k) => identity(at + k));
+    const batch = Array.from({ length: Math.min(BATCH, N - at) }, (_, k) => benchIdentity(at + k));
     merged += await app.registry.sync(ctx, batch);
   }
   const seconds = (performance.now() - started) / 1000;

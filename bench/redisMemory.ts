@@ -7,15 +7,14 @@
 // (used_memory after - before) / N from INFO memory. The baseline, in the
 // same run and the same Redis: the same N identities as the JSON format of
 // 0.1 kept them (canonical JSON under `<prefix>id:{<blind>}`), written with SET.
-import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { userIdFromUsername } from "../client/src/index.js";
 import { identityToJson } from "../client/src/wire/identity.js";
 import { createApp } from "../src/app.js";
 import { blindIndexHex } from "../src/crypto/blind.js";
 import { keygenToml, parseConfig } from "../src/config/config.js";
 import { createLogger } from "../src/ops/log.js";
 import { startRedis } from "../test/helpers/redisServer.js";
+import { benchIdentity } from "./identities.js";
 
 const N = Number(process.argv[2] ?? 100_000);
 const BATCH = 500;
@@ -30,17 +29,7 @@ async function main(): Promise<void> {
     const app = await createApp(config, { logger: createLogger("silent") });
     const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await admin.info("memory"))?.[1]);
     const ctx = { clientIp: "127.0.0.1", pow: undefined };
-    const identities = Array.from({ length: N }, (_, i) => {
-      const username = `bench-user-${i}`;
-      return {
-        userId: userIdFromUsername(username),
-        usernameHint: username,
-        signingPublicKey: randomBytes(32),
-        encryptionPublicKey: randomBytes(32),
-        signature: randomBytes(64),
-        createdAtMs: 1_700_000_000_000 + i,
-      };
-    });
+    const identities = Array.from({ length: N }, (_, i) => benchIdentity(i));
 
     const beforeCompact = await usedMemory();
     for (let at = 0; at < N; at += BATCH) await app.registry.sync(ctx, identities.slice(at, at + BATCH));

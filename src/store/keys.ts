@@ -8,8 +8,9 @@
 // fall in the slot of the legacy (0.1) key of the same blind index, so the
 // register script and the reads can look at both keys in one command.
 // (A prefix that contains its own `{...}` pins every key to one slot: still
-// correct, just not spread across masters. An unclosed `{` is refused: it
-// would move the legacy key and the compact key to different slots.)
+// correct, just not spread across masters. A prefix whose first `{` is
+// unclosed or empty is refused: it would move the legacy key and the compact
+// key to different slots.)
 //
 // Layout, with prefix "enigma:":
 //   enigma:i{TT}<32 bytes>     string  compact identity record (identityRecord.ts), no TTL;

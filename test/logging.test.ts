@@ -11,7 +11,7 @@ import { registryMethods, registryRoutes } from "../src/adapters/connect.js";
 import { createJsonRoutes } from "../src/adapters/json.js";
 import { ConfigError, parseConfig } from "../src/config/config.js";
 import { ClientIpResolver } from "../src/guard/clientIp.js";
-import { createLogger, logInternalError } from "../src/ops/log.js";
+import { createLogger, logInternalError, type Logger } from "../src/ops/log.js";
 import { Metrics } from "../src/ops/metrics.js";
 import { requestObserver } from "../src/ops/observe.js";
 import type { Registry } from "../src/registry.js";
@@ -90,6 +90,15 @@ describe("the request line's fast path", () => {
     }
     expect(fast).toHaveLength(12);
     expect(fast[6]).toContain('"replica":"r1"');
+  });
+
+  it("falls back to logger.info when the logger lacks pino's parts", () => {
+    const calls: unknown[][] = [];
+    const notPino = { levelVal: 30, info: (...args: unknown[]) => calls.push(args) } as unknown as Logger;
+    requestObserver(new Metrics(), notPino).operation("resolve").done("grpc", "OK", performance.now(), "10.0.0.1");
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.[1]).toBe("request");
+    expect(calls[0]?.[0]).toMatchObject({ operation: "resolve", surface: "grpc", code: "OK", ip: "10.0.0.1" });
   });
 });
 

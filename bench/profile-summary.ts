@@ -19,7 +19,7 @@ interface Profile {
 const args = process.argv.slice(2);
 const topAt = args.indexOf("--top");
 const top = topAt === -1 ? 40 : Number(args[topAt + 1]);
-const files = args.filter((a, i) => a !== "--top" && i !== topAt + 1);
+const files = args.filter((_, i) => topAt === -1 || (i !== topAt && i !== topAt + 1));
 
 function where(url: string): string {
   if (url === "") return "(native/vm)";

@@ -327,6 +327,48 @@ describe("redis rate limiter (private redis-server, real time)", () => {
     expect(await tokens("check_user")).toBeLessThan(8.1);
   });
 
+  it("serves an IP's concurrent requests to one endpoint with one Redis call, granting exactly what one-by-one calls would", async () => {
+    const prefix = uniquePrefix();
+    const cfg = rl({ perIpRps: 0.001, burst: 7, banSeconds: 0, endpoints: { checkUserRps: 0.001 } });
+    const l = createRedisRateLimiter(cfg, await own(), { keyPrefix: prefix });
+    await l.consume("7.7.8.1", "resolve"); // loads the script, spends one global token
+    await a.call("CONFIG", "RESETSTAT");
+    const results = await Promise.all(Array.from({ length: 20 }, () => attempt(l, "7.7.8.1", "check_user")));
+    const stats = String(await a.call("INFO", "commandstats"));
+    expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(1);
+    // In arrival order: the first 6 admitted (the global bucket had 6 left), then refusals.
+    expect(results.map((r) => r === null)).toEqual(Array.from({ length: 20 }, (_, i) => i < 6));
+    const memory = createMemoryRateLimiter(cfg);
+    await memory.consume("7.7.8.1", "resolve");
+    expect(await admitted(memory, "7.7.8.1", 20, "check_user")).toBe(6);
+  });
+
+  it("batched or one by one, the buckets and the ban end the same (an endpoint refusal, then the global one)", async () => {
+    // register refills far slower than the global bucket, so it empties first.
+    const cfg = (banSeconds: number) => rl({ perIpRps: 40, burst: 3, banSeconds, endpoints: { registerRps: 0.001 } });
+    for (const banSeconds of [0, 30]) {
+      const prefix = uniquePrefix();
+      const l = createRedisRateLimiter(cfg(banSeconds), await own(), { keyPrefix: prefix });
+      const ip = `7.7.9.${banSeconds}`;
+      const batch = (n: number) => Promise.all(Array.from({ length: n }, () => attempt(l, ip, "register")));
+      expect((await batch(3)).every((r) => r === null)).toBe(true);
+      await sleep(120); // the global bucket (40/s) is full again; register (0.001/s) is not
+      const second = await batch(5);
+      expect(second.every((r) => r !== null)).toBe(true);
+      const g = await a.get(`${prefix}rl:{${ip}}:g`);
+      if (banSeconds > 0) {
+        // The first refusal banned the IP; the four after it stopped at the ban.
+        expect(second.map(retryAfter)).toEqual([30_000, 30_000, 30_000, 30_000, 30_000]);
+        expect(g).toMatch(/^\d+$/);
+      } else {
+        // No ban: each of the five spent a global token before register refused it, so three did.
+        expect(Number(String(g).split(" ")[0])).toBeLessThan(0.5);
+        expect(await attempt(l, ip, null)).not.toBeNull();
+      }
+      expect(Number(String(await a.get(`${prefix}rl:{${ip}}:register`)).split(" ")[0])).toBeLessThan(0.01);
+    }
+  });
+
   it("endpoint traffic empties the global bucket, as in memory", async () => {
     const l = createRedisRateLimiter(rl({ perIpRps: 0.5, burst: 3, endpoints: { checkUserRps: 100 } }), await own(), {
       keyPrefix: uniquePrefix(),

@@ -285,7 +285,10 @@ export function createMemoryRateLimiter(cfg: RateLimitConfig, opts: { now?: () =
  *   empty one stops there), then the endpoint's; when either is empty the
  *   script writes the ban on the global key itself (the endpoint limiters have
  *   no blockDuration of their own). As in the memory limiter, a global token
- *   spent before an endpoint refusal stays spent.
+ *   spent before an endpoint refusal stays spent. One call may carry several
+ *   requests (points = their count): the script serves them in order, as
+ *   separate calls would, and a refusal answers floor(cap) + 1 + the number
+ *   it granted before refusing.
  */
 export function tokenBucketLua(global: { capacity: number; duration: number }, banSeconds: number): string {
   return `
@@ -328,28 +331,41 @@ if key == gkey then
   return {cap - math.floor(tokens), ttl}
 end
 
+-- An endpoint call stands for \`take\` requests of the IP that arrived together
+-- (RedisRateLimiter batches them), served as if one after another: each
+-- spends a global token, then an endpoint token, and the first refusal bans.
 local g_per_ms = G_CAP / (G_DURATION * 1000)
 local gv = redis.call('GET', gkey)
-if is_ban(gv) then return {cap + take + 1, redis.call('PTTL', gkey)} end
+if is_ban(gv) then return {math.floor(cap) + 1, redis.call('PTTL', gkey)} end
 local g = level(gv, G_CAP, g_per_ms)
-local wait
-if g < take then
-  wait = math.ceil((take - g) / g_per_ms)
-else
+local e = level(redis.call('GET', key), cap, per_ms)
+-- Requests that got a global token, and of those, the ones that also got an endpoint token.
+local g_spent = math.min(take, math.floor(g))
+local granted = math.min(g_spent, math.floor(e))
+if granted == take then
   save(gkey, g - take, G_CAP, g_per_ms)
-  local e = level(redis.call('GET', key), cap, per_ms)
-  if e >= take then
-    e = e - take
-    local ttl = save(key, e, cap, per_ms)
-    return {cap - math.floor(e), ttl}
-  end
-  wait = math.ceil((take - e) / per_ms)
+  e = e - take
+  local ttl = save(key, e, cap, per_ms)
+  return {cap - math.floor(e), ttl}
 end
+-- Request number granted+1 is refused: by the global bucket if it had no token left, else by the endpoint's.
+local wait
+if g_spent == granted then
+  wait = math.ceil((1 - (g - granted)) / g_per_ms)
+else
+  wait = math.ceil((1 - (e - granted)) / per_ms)
+end
+if granted > 0 then save(key, e - granted, cap, per_ms) end
 if BAN_SECONDS > 0 then
+  -- The refusal bans the IP: the requests after it stop at the ban and spend nothing.
   redis.call('SET', gkey, G_CAP + 1, 'EX', BAN_SECONDS)
   wait = BAN_SECONDS * 1000
+elseif g_spent > 0 then
+  -- No ban: each later request still spends a global token before its endpoint refuses it.
+  save(gkey, g - g_spent, G_CAP, g_per_ms)
 end
-return {cap + take + 1, wait}
+-- More than cap refuses (the package rejects); how many were granted rides above it.
+return {math.floor(cap) + 1 + granted, wait}
 `;
 }
 
@@ -374,9 +390,6 @@ export interface RedisRateLimiterOptions {
   readonly deadlineMs?: number;
 }
 
-// The package only runs the script when floor(duration) >= 1 (else it falls
-// back to a plain INCRBY); a refill can take under a second, so every consume
-// passes a whole-second duration, which only becomes the script's unused ARGV[2].
 const CONSUME_OPTS = { customDuration: 1 };
 
 // Handlers shared by every request (no per-request closures).
@@ -386,43 +399,113 @@ const settledErr = (err: unknown): unknown => err ?? new Error("rejected");
 /** A refusal of the shared buckets as the registry's error. */
 const refused = (res: RateLimiterRes): RegistryError => rateLimited(res.msBeforeNext);
 
+/** The shared buckets' answer to a batch: refused after admitting the first `granted`. */
+class Refusal {
+  constructor(
+    readonly granted: number,
+    readonly error: RegistryError,
+  ) {}
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** The requests of one IP to one endpoint that arrived in one event-loop turn. */
+interface Batch {
+  readonly ip: string;
+  readonly scope: Scope;
+  readonly waiters: Waiter[];
+}
+
 class RedisRateLimiter implements RateLimiter {
+  /**
+   * Endpoint requests of this turn, by endpoint and IP. A client with many
+   * requests in flight (the case limits exist for) costs one script call per
+   * turn instead of one per request; the script serves a batch exactly as it
+   * would the same requests one by one, so no limit or ban is loosened.
+   */
+  private pending = new Map<string, Batch>();
+  private flushQueued = false;
+
   constructor(
     /** The IP's global bucket alone (requests without an endpoint scope); its package ban is the IP's ban. */
     private readonly global: RateLimiterRedis,
     /** Endpoint limiters: each call spends the endpoint's and the global bucket (see tokenBucketLua). */
     private readonly scopes: PerScope<RateLimiterRedis>,
-    private readonly opts: { customDuration: number },
+    /** Whole points of the buckets (rate_limit.burst): refusals count what they granted above it. */
+    private readonly capacity: number,
     /** This replica's share of the budget in memory: used when Redis fails or answers too late. */
     private readonly fallback: RateLimiter,
     /** How long a Redis answer is waited for. */
     private readonly deadline: Deadline,
   ) {}
 
-  async consume(ip: string, scope: RateScope): Promise<void> {
+  consume(ip: string, scope: RateScope): Promise<void> {
+    if (scope === null) return this.consumeGlobal(ip);
+    return new Promise<void>((resolve, reject) => {
+      const id = scope + " " + ip;
+      let batch = this.pending.get(id);
+      if (batch === undefined) {
+        batch = { ip, scope, waiters: [] };
+        this.pending.set(id, batch);
+      }
+      batch.waiters.push({ resolve, reject });
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        // setImmediate, not a microtask: node runs microtasks after each
+        // socket's callback, so only the check phase sees the whole turn.
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const batches = this.pending;
+    this.pending = new Map();
+    for (const batch of batches.values()) void this.settle(batch);
+  };
+
+  private async settle({ ip, scope, waiters }: Batch): Promise<void> {
     // A late shared consume is not cancelled (it may still spend its tokens);
     // its result, and its failure, are ignored.
-    const outcome = await this.deadline.race(this.consumeShared(ip, scope));
+    const outcome = await this.deadline.race(this.consumeShared(this.scopes[scope], `{${ip}}:${scope}`, waiters.length));
+    if (outcome === null) {
+      for (const w of waiters) w.resolve();
+    } else if (outcome instanceof Refusal) {
+      waiters.forEach((w, i) => (i < outcome.granted ? w.resolve() : w.reject(outcome.error)));
+    } else {
+      // Redis not ready, failed or too slow: charge this replica's share instead, request by request.
+      for (const w of waiters) this.fallback.consume(ip, scope).then(w.resolve, w.reject);
+    }
+  }
+
+  private async consumeGlobal(ip: string): Promise<void> {
+    const outcome = await this.deadline.race(this.consumeShared(this.global, `{${ip}}:g`, 1));
     if (outcome === null) return;
-    if (outcome instanceof RegistryError) throw outcome;
-    // Redis not ready, failed or too slow: charge this replica's share instead
-    // (exactly once: the package has no insurance limiter of its own).
-    return this.fallback.consume(ip, scope);
+    if (outcome instanceof Refusal) throw outcome.error;
+    return this.fallback.consume(ip, null);
   }
 
-  /** null = admitted, a RegistryError = refused by the shared buckets, anything else = Redis failed. Never rejects. */
-  private consumeShared(ip: string, scope: RateScope): Promise<unknown> {
-    // One call: the hash tag keeps the IP's buckets in one cluster slot.
-    const call =
-      scope === null
-        ? this.global.consume(`{${ip}}:g`, 1, this.opts)
-        : this.scopes[scope].consume(`{${ip}}:${scope}`, 1, this.opts);
-    return call.then(settledOk, refusedOrFailed);
+  /** null = all admitted, a Refusal = refused by the shared buckets, anything else = Redis failed. Never rejects. */
+  private consumeShared(limiter: RateLimiterRedis, key: string, requests: number): Promise<unknown> {
+    // The package only runs the script when floor(duration) >= 1 (else it
+    // falls back to a plain INCRBY); a refill can take under a second, so every
+    // consume passes a whole-second duration, which only becomes the script's
+    // unused ARGV[2].
+    return limiter.consume(key, requests, CONSUME_OPTS).then(settledOk, this.refusedOrFailed);
   }
+
+  /** A refusal (the package rejects with a RateLimiterRes) as a Refusal; a failure as is. */
+  private readonly refusedOrFailed = (err: unknown): unknown => {
+    if (!(err instanceof RateLimiterRes)) return settledErr(err);
+    // Only endpoint refusals carry a count; consumeGlobal's single request ignores it.
+    const granted = Math.max(0, err.consumedPoints - this.capacity - 1);
+    return new Refusal(granted, refused(err));
+  };
 }
-
-/** A refusal (the package rejects with a RateLimiterRes) as the registry's error; a failure as is. */
-const refusedOrFailed = (err: unknown): unknown => (err instanceof RateLimiterRes ? refused(err) : settledErr(err));
 
 // ioredis keeps one "rlflxIncr" script per client and the script carries the
 // config's global limits, so a client serves one rate-limit configuration.
@@ -484,7 +567,7 @@ export function createRedisRateLimiter(
   return new RedisRateLimiter(
     global.shared,
     { register: scopes.register.shared, resolve: scopes.resolve.shared, check_user: scopes.check_user.shared },
-    CONSUME_OPTS,
+    cfg.burst,
     fallback,
     new Deadline(opts.deadlineMs ?? 250),
   );

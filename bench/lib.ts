@@ -182,7 +182,8 @@ export async function grpcRun(load: GrpcLoad): Promise<LoadResult & { tool: stri
       child.once("error", reject);
       child.once("exit", () => resolve(text));
     });
-    const reqs = /finished in ([\d.]+)s, ([\d.]+) req\/s/.exec(out);
+    // h2load prints the run's length in s, ms or us depending on its size (util::format_duration).
+    const reqs = /finished in ([\d.]+)(?:us|ms|s), ([\d.]+) req\/s/.exec(out);
     const status = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
     const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
     const lat = /time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);

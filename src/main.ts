@@ -1,6 +1,6 @@
 // CLI: `enigma-node-registry [--config FILE] [--log-level LEVEL]` runs the
 // registry; `init [FILE]` writes a config that starts as it is; `keygen`
-// prints a fresh [envelope] block.
+// prints a fresh [envelope] block; `compact-storage` rewrites 0.1's records.
 // Logs are pino JSON lines on stdout; the announce line is a plain stdout
 // line of its own (scripts and tests match it); messages for the human at the
 // terminal (dev-mode warning, start-up errors) go to stderr.
@@ -14,6 +14,8 @@ import { type Config, ConfigError, developmentConfig, initConfigToml, keygenToml
 import { LOG_LEVELS, type LogLevel, createLogger, isLogLevel } from "./ops/log.js";
 import { listen } from "./server.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
+import { compactLegacyIdentities } from "./store/compact.js";
+import { createRedisClient, waitUntilReady } from "./store/redisClient.js";
 
 const USAGE = `usage:
   enigma-node-registry [--config FILE] [--log-level LEVEL]   run the registry (no config: a local development registry)
@@ -21,6 +23,9 @@ const USAGE = `usage:
                                                              loopback, plain HTTP, memory store, fresh pepper and key
   enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
   enigma-node-registry keygen token                          print a new bearer token for [access] and its config line
+  enigma-node-registry compact-storage --config FILE [--dry-run]
+                                                             rewrite identities stored by 0.1 (JSON) as compact records,
+                                                             in place; only once no 0.1 replica runs (docs/OPERATIONS.md)
 LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)`;
 
 function log(line: string): void {
@@ -105,6 +110,31 @@ function init(file: string): void {
   process.stdout.write(`wrote ${file} (plain HTTP on 127.0.0.1:8443, memory store, fresh keys)\nstart it: npm start -- --config ${file}\n`);
 }
 
+async function compactStorage(configPath: string | undefined, dryRun: boolean): Promise<void> {
+  if (configPath === undefined) throw new ConfigError(`compact-storage needs --config FILE (the registry's, with [storage] kind = "redis")\n${USAGE}`);
+  const config = loadConfigFile(configPath);
+  if (config.storage.kind !== "redis") throw new ConfigError("compact-storage: [storage] kind is not \"redis\"; nothing to compact");
+  const client = createRedisClient(config.storage, log);
+  try {
+    await waitUntilReady(client, { log, signal: AbortSignal.timeout(10_000) });
+    const report = await compactLegacyIdentities(client, {
+      prefix: config.storage.keyPrefix,
+      pepper: config.envelope.pepper,
+      dryRun,
+      onLeftAsIs: (key, reason) => log(`left as is: ${key}: ${reason}`),
+    });
+    const verb = dryRun ? "would convert" : "converted";
+    process.stdout.write(
+      `compact-storage: ${report.found} identities in the JSON format, ${verb} ${report.converted}, ` +
+        `${report.changedMeanwhile} changed meanwhile, ${report.leftAsIs} left as is; ` +
+        `${report.jsonBytes} bytes of JSON values ${dryRun ? "would be replaced" : "replaced"} by ${report.recordBytes} bytes of records\n`,
+    );
+    if (report.changedMeanwhile > 0) process.stdout.write("compact-storage: run it again for the ones that changed meanwhile\n");
+  } finally {
+    client.disconnect();
+  }
+}
+
 async function run(configPath: string | undefined, logLevel: LogLevel | undefined): Promise<void> {
   const config = configPath === undefined ? devConfig() : loadConfigFile(configPath);
   const logger = createLogger(logLevel ?? config.log.level);
@@ -155,6 +185,7 @@ async function main(argv: string[]): Promise<void> {
       config: { type: "string", short: "c" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
+      "dry-run": { type: "boolean" },
     },
     allowPositionals: true,
   });
@@ -173,6 +204,11 @@ async function main(argv: string[]): Promise<void> {
     else throw new ConfigError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
     return;
   }
+  if (positionals[0] === "compact-storage" && positionals.length === 1) {
+    await compactStorage(values.config, values["dry-run"] === true);
+    return;
+  }
+  if (values["dry-run"] !== undefined) throw new ConfigError(`--dry-run is for compact-storage\n${USAGE}`);
   if (positionals.length > 0) throw new ConfigError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
   const level = values["log-level"];
   if (level !== undefined && !isLogLevel(level)) {

@@ -38,6 +38,18 @@ describe("CLI", () => {
     expect(r.stderr).toContain("redis");
   }, 20_000);
 
+  it("compact-storage needs a config on Redis, and --dry-run belongs to it", () => {
+    const noConfig = runCli(["compact-storage"]);
+    expect(noConfig.status).toBe(1);
+    expect(noConfig.stderr).toContain("compact-storage needs --config FILE");
+    const memory = runCli(["compact-storage", "--config", writeConfig("memory.toml", testToml())]);
+    expect(memory.status).toBe(1);
+    expect(memory.stderr.trim()).toBe('compact-storage: [storage] kind is not "redis"; nothing to compact');
+    const stray = runCli(["--dry-run"]);
+    expect(stray.status).toBe(1);
+    expect(stray.stderr).toContain("--dry-run is for compact-storage");
+  }, 30_000);
+
   it("keygen prints an [envelope] block that loads", () => {
     const r = runCli(["keygen"]);
     expect(r.status).toBe(0);

@@ -17,6 +17,10 @@ import { clusterSlot } from "../src/store/clusterSlot.js";
 import { keyPrefixProblem, redisKeys, slotTag } from "../src/store/keys.js";
 import { RECORD_V1, identityJsonOfRecord } from "../src/store/identityRecord.js";
 import { RedisStore } from "../src/store/redis.js";
+import { compactLegacyIdentities } from "../src/store/compact.js";
+import { NPM_START_ARGS, writeConfig } from "./helpers/cli.js";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -84,6 +88,71 @@ async function upgradeInPlace(client: Redis | Cluster, storage: (prefix: string)
   }
 }
 
+/** `enigma-node-registry compact-storage --config FILE [ARGS]`, as `npm start -- ...` runs it. */
+async function compactStorageCli(toml: string, args: string[] = []): Promise<{ stdout: string; stderr: string }> {
+  const file = writeConfig(`compact-${randomBytes(4).toString("hex")}.toml`, toml);
+  return promisify(execFile)(process.execPath, [...NPM_START_ARGS, "compact-storage", "--config", file, ...args], { encoding: "utf8", timeout: 30_000 });
+}
+
+/** 0.1's records rewritten in place by the CLI: served byte for byte after, handles still taken, the odd ones left. */
+async function compactInPlace(client: Redis | Cluster, storage: (prefix: string) => string): Promise<void> {
+  const prefix = freshPrefix("compact");
+  const keys = redisKeys(prefix);
+  // Realistic sizes (32-byte keys, a 64-byte signature), as 0.1 stored them.
+  const bytes = (n: number, seed: number): number[] => Array.from({ length: n }, (_, i) => (i * seed + 1) & 0xff);
+  const realistic = { signing_public_key: bytes(32, 7), encryption_public_key: bytes(32, 13), signature: bytes(64, 31) };
+  const old = Array.from({ length: 200 }, (_, i) => registration(uniqueName(`c-${i}`), realistic));
+  for (const r of old) await writeAsVersion01(client, prefix, r);
+  // Two records that must stay as they are: not JSON, and an identity under another user's key.
+  const notJson = keys.legacyIdentity(randomBytes(32).toString("hex"));
+  await client.set(notJson, "not json");
+  const elsewhere = keys.legacyIdentity(randomBytes(32).toString("hex"));
+  await client.set(elsewhere, canonical(registration(uniqueName("misplaced")).id));
+  const toml = redisToml({ storage: storage(prefix) });
+
+  const dry = await compactStorageCli(toml, ["--dry-run"]);
+  expect(dry.stdout).toMatch(/^compact-storage: 202 identities in the JSON format, would convert 200, 0 changed meanwhile, 2 left as is;/);
+  expect(await client.exists(keys.legacyIdentity(blindIndexHex(PEPPER, old[0]!.handle)))).toBe(1);
+
+  const firstBlind = blindIndexHex(PEPPER, old[0]!.handle);
+  const jsonUsage = Number(await client.call("MEMORY", "USAGE", keys.legacyIdentity(firstBlind)));
+  const run = await compactStorageCli(toml);
+  expect(run.stdout).toMatch(/^compact-storage: 202 identities in the JSON format, converted 200, 0 changed meanwhile, 2 left as is;/);
+  expect(run.stderr).toContain(`left as is: ${notJson}: not a valid identity`);
+  expect(run.stderr).toContain(`left as is: ${elsewhere}: its user id's blind index is not the key's`);
+  const json = canonical(old[0]!.id).length;
+  const record = (await client.getBuffer(keys.identity(firstBlind)))!.length;
+  // Redis's own count for one identity, key and value and its bookkeeping.
+  const compactUsage = Number(await client.call("MEMORY", "USAGE", keys.identity(firstBlind)));
+  console.log(`[compact-storage] one identity: ${json} bytes of JSON -> a ${record}-byte record; MEMORY USAGE ${jsonUsage} -> ${compactUsage} bytes`);
+  expect(compactUsage).toBeLessThan(jsonUsage / 2);
+  let jsonTotal = 0;
+  let recordTotal = 0;
+  for (const r of old) {
+    const blind = blindIndexHex(PEPPER, r.handle);
+    expect(await client.exists(keys.legacyIdentity(blind))).toBe(0);
+    const stored = (await client.getBuffer(keys.identity(blind)))!;
+    expect(stored[0]).toBe(RECORD_V1);
+    jsonTotal += canonical(r.id).length;
+    recordTotal += stored.length;
+  }
+  expect(run.stdout).toContain(`${jsonTotal} bytes of JSON values replaced by ${recordTotal} bytes of records`);
+  expect(await client.get(notJson)).toBe("not json");
+
+  const reg = await startRegistry(toml);
+  try {
+    for (const r of old.slice(0, 20)) {
+      expect(await resolveJson(reg.url, r)).toBe(canonical(r.id)); // byte for byte, as before
+      expect(await checkUser(reg.url, r)).toBe(true);
+      expect(await register(reg.url, r)).toBe(409);
+    }
+  } finally {
+    await reg.stop();
+  }
+  // Again: nothing left to do.
+  expect((await compactStorageCli(toml)).stdout).toMatch(/^compact-storage: 2 identities in the JSON format, converted 0, 0 changed meanwhile, 2 left as is;/);
+}
+
 describe("compact identity keys", () => {
   it("have a hash tag for every one of the 16384 Cluster slots, so they can follow the legacy key's slot", () => {
     for (const prefix of ["enigma:", "", "x}y:", "{app}:", "a{b}c{d:"]) {
@@ -144,5 +213,28 @@ describe("upgrade in place from 0.1's JSON records", () => {
 
   it("cluster: the same, with each user's two keys in one slot", { timeout: 30_000 }, async () => {
     await upgradeInPlace(clusterClient, (prefix) => clusterStorage(cluster.nodes, prefix));
+  });
+
+  it("compact-storage rewrites 0.1's records in place on a single server", { timeout: 60_000 }, async () => {
+    await compactInPlace(client, (prefix) => redisStorage(server.url, prefix));
+  });
+
+  it("compact-storage on a cluster, each master scanned", { timeout: 60_000 }, async () => {
+    await compactInPlace(clusterClient, (prefix) => clusterStorage(cluster.nodes, prefix));
+  });
+
+  it("compact-storage never overwrites a compact record, nor deletes JSON it did not convert", async () => {
+    const prefix = freshPrefix("compact-both");
+    const keys = redisKeys(prefix);
+    const r = registration(uniqueName("both"));
+    const blind = blindIndexHex(PEPPER, r.handle);
+    await writeAsVersion01(client, prefix, r);
+    await client.set(keys.identity(blind), Buffer.from([RECORD_V1, 0x99])); // a compact record already there
+    const left: string[] = [];
+    const report = await compactLegacyIdentities(client, { prefix, pepper: PEPPER, onLeftAsIs: (key, reason) => left.push(`${key}: ${reason}`) });
+    expect(left).toEqual([`${keys.legacyIdentity(blind)}: a compact record of the same user exists too (resolve serves that one); not touched`]);
+    expect(report).toEqual({ found: 1, converted: 0, changedMeanwhile: 0, leftAsIs: 1, jsonBytes: 0, recordBytes: 0 });
+    expect(await client.getBuffer(keys.identity(blind))).toEqual(Buffer.from([RECORD_V1, 0x99]));
+    expect(await client.get(keys.legacyIdentity(blind))).toBe(canonical(r.id));
   });
 });

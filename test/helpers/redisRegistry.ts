@@ -61,8 +61,8 @@ export interface Registration {
   readonly body: string;
 }
 
-export function registration(username: string): Registration {
-  const id = identityFor(username);
+export function registration(username: string, overrides: Partial<TestIdentity> = {}): Registration {
+  const id = identityFor(username, overrides);
   const handle = userId(username);
   const envelope = sealForRegister(REGISTRY_PUBLIC, KID, PEPPER, handle, canonical(id));
   return { username, id, handle, handleHex: hex(handle), body: JSON.stringify({ handle: hex(handle), envelope }) };

@@ -34,7 +34,7 @@ import { canonical, identityFor, newRequester, sealForRegister, userId, hex } fr
 import { startRedis } from "../test/helpers/redisServer.js";
 import vectors from "../test/fixtures/vectors.json" with { type: "json" };
 import { cryptoResolveLoop } from "./crypto-loop.js";
-import { pacedRun } from "./paced.js";
+import { pacedRunInChild } from "./paced.js";
 import { Redis } from "ioredis";
 import {
   autocannonRun,
@@ -317,11 +317,11 @@ async function main(): Promise<void> {
       if (peak !== null && wanted("resolve_json_p99_at_half_peak")) {
         const rate = Math.max(1, Math.round(peak.rps / 2));
         const offered = `${rate} req/s offered by ${P99_CONNECTIONS} connections`;
-        const r = await pacedRun({ url: mem.url, method: "POST", path: "/resolve", bodies: resolveBodies, connections: P99_CONNECTIONS, seconds: SECONDS, rate });
+        const r = await pacedRunInChild({ url: mem.url, method: "POST", path: "/resolve", bodies: resolveBodies, connections: P99_CONNECTIONS, seconds: SECONDS, rate });
         record("resolve_json_p99_at_half_peak_ms", "ms", r.p99Ms, `${offered} on a fixed schedule, ${Math.round(r.rps)} served, p50 ${r.p50Ms} ms${r.bad ? `, ${r.bad} failed` : ""}`);
         progress(`  resolve_json_p99_at_half_peak: p99 ${r.p99Ms} ms, p50 ${r.p50Ms} ms at ${rate} req/s`);
         // The floor of this machine and load generator: bare node:http under the same schedule.
-        const floor = await pacedRun({ url: bareHttp.url, method: "POST", path: "/resolve", bodies: resolveBodies, connections: P99_CONNECTIONS, seconds: SECONDS, rate });
+        const floor = await pacedRunInChild({ url: bareHttp.url, method: "POST", path: "/resolve", bodies: resolveBodies, connections: P99_CONNECTIONS, seconds: SECONDS, rate });
         record("bare_http_p99_at_same_rate_ms", "ms", floor.p99Ms, `p50 ${floor.p50Ms} ms${floor.bad ? `, ${floor.bad} failed` : ""}`);
         // The same load through autocannon's overallRate (per-second bursts), the figure of earlier rounds.
         const a = await json(mem.url, "resolve", SECONDS, P99_CONNECTIONS, rate);

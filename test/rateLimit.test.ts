@@ -345,14 +345,16 @@ describe("redis rate limiter (private redis-server, real time)", () => {
 
   it("batched or one by one, the buckets and the ban end the same (an endpoint refusal, then the global one)", async () => {
     // register refills far slower than the global bucket, so it empties first.
-    const cfg = (banSeconds: number) => rl({ perIpRps: 40, burst: 3, banSeconds, endpoints: { registerRps: 0.001 } });
+    // The global bucket refills one token per 200 ms: full again after the pause below, and
+    // still empty for the 200 ms after the second batch, however slow the machine.
+    const cfg = (banSeconds: number) => rl({ perIpRps: 5, burst: 3, banSeconds, endpoints: { registerRps: 0.001 } });
     for (const banSeconds of [0, 30]) {
       const prefix = uniquePrefix();
       const l = createRedisRateLimiter(cfg(banSeconds), await own(), { keyPrefix: prefix });
       const ip = `7.7.9.${banSeconds}`;
       const batch = (n: number) => Promise.all(Array.from({ length: n }, () => attempt(l, ip, "register")));
       expect((await batch(3)).every((r) => r === null)).toBe(true);
-      await sleep(120); // the global bucket (40/s) is full again; register (0.001/s) is not
+      await sleep(700); // the global bucket (5/s) is full again; register (0.001/s) is not
       const second = await batch(5);
       expect(second.every((r) => r !== null)).toBe(true);
       const g = await a.get(`${prefix}rl:{${ip}}:g`);

@@ -223,6 +223,23 @@ describe("upgrade in place from 0.1's JSON records", () => {
     await compactInPlace(clusterClient, (prefix) => clusterStorage(cluster.nodes, prefix));
   });
 
+  it("finds exactly the legacy identity keys of its prefix, even a prefix with glob characters", async () => {
+    const tail = `${randomBytes(3).toString("hex")}:`;
+    const prefix = `g*l[o]b?${tail}`;
+    const keys = redisKeys(prefix);
+    const blind = randomBytes(32).toString("hex");
+    await client.set(keys.legacyIdentity(blind), "x");
+    // Look-alikes: a prefix the unescaped glob characters would match, and other shapes under this prefix.
+    await client.set(`gXYlobZ${tail}id:{${blind}}`, "x");
+    await client.set(`${prefix}id:{${blind.slice(2)}}`, "x");
+    await client.set(`${prefix}id:{${blind}}:more`, "x");
+    await client.set(`${prefix}presence:{${blind}}`, "x");
+    const scanned: string[] = [];
+    for await (const batch of client.scanStream({ match: keys.legacyIdentityPattern }) as AsyncIterable<string[]>) scanned.push(...batch);
+    expect(scanned.map((k) => keys.blindOfLegacyIdentity(k)).filter((b) => b !== null)).toEqual([blind]);
+    expect(scanned.every((k) => k.startsWith(prefix))).toBe(true);
+  });
+
   it("compact-storage never overwrites a compact record, nor deletes JSON it did not convert", async () => {
     const prefix = freshPrefix("compact-both");
     const keys = redisKeys(prefix);

@@ -60,11 +60,6 @@ return 1
 
 type SwapCommand = (compactKey: Buffer, legacyKey: string, json: Buffer, record: Buffer) => Promise<number>;
 
-/** `s` as a SCAN MATCH pattern that matches exactly it. */
-function globLiteral(s: string): string {
-  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
 /** Each Redis that holds keys: the masters of a Cluster, else the one server. */
 function keyHolders(client: Redis | Cluster): Redis[] {
   return client instanceof Cluster ? client.nodes("master") : [client];
@@ -72,7 +67,6 @@ function keyHolders(client: Redis | Cluster): Redis[] {
 
 export async function compactLegacyIdentities(client: Redis | Cluster, opts: CompactionOptions): Promise<CompactionReport> {
   const keys = redisKeys(opts.prefix);
-  const legacyKey = new RegExp(`^${opts.prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}id:\\{([0-9a-f]{64})\\}$`);
   client.defineCommand(SWAP, { numberOfKeys: 2, lua: SWAP_LUA });
   const swap = (client as unknown as Record<string, SwapCommand>)[SWAP]!.bind(client);
   let found = 0;
@@ -87,11 +81,11 @@ export async function compactLegacyIdentities(client: Redis | Cluster, opts: Com
   };
 
   for (const node of keyHolders(client)) {
-    const stream = node.scanStream({ match: `${globLiteral(opts.prefix)}id:{*}`, count: opts.scanCount ?? 500 });
+    const stream = node.scanStream({ match: keys.legacyIdentityPattern, count: opts.scanCount ?? 500 });
     for await (const batch of stream as AsyncIterable<string[]>) {
       for (const key of batch) {
-        const blind = legacyKey.exec(key)?.[1];
-        if (blind === undefined) continue; // another shape under the prefix: not ours
+        const blind = keys.blindOfLegacyIdentity(key);
+        if (blind === null) continue; // another shape under the prefix: not ours
         const stored = await client.getBuffer(key);
         if (stored === null) continue; // gone since the scan
         found++;

@@ -34,6 +34,10 @@ export interface RedisKeys {
   identity(blind: string): Buffer;
   /** Where 0.1 wrote the JSON record; in the same Cluster slot as identity(blind). */
   legacyIdentity(blind: string): string;
+  /** A SCAN MATCH pattern for every legacyIdentity key (and possibly others: check with blindOfLegacyIdentity). */
+  readonly legacyIdentityPattern: string;
+  /** The blind index of a legacyIdentity key, or null for any other key. */
+  blindOfLegacyIdentity(key: string): string | null;
   presence(blind: string): string;
   readonly nodesList: string;
   readonly nodesSet: string;
@@ -87,10 +91,16 @@ export function keyPrefixProblem(prefix: string): string | null {
   return null;
 }
 
+/** `s` as a SCAN MATCH pattern that matches exactly it. */
+function globLiteral(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
 export function redisKeys(prefix: string): RedisKeys {
   const problem = keyPrefixProblem(prefix);
   if (problem !== null) throw new TypeError(`key prefix ${problem}`);
-  const legacyIdentity = (blind: string): string => `${prefix}id:{${checkBlind(blind)}}`;
+  const legacyHead = `${prefix}id:{`;
+  const legacyIdentity = (blind: string): string => `${legacyHead}${checkBlind(blind)}}`;
   const head = Buffer.from(`${prefix}i{`, "utf8");
   // The legacy key's slot: its `{<blind>}`, unless the prefix has a tag of its own (then every key's).
   const prefixSlot = prefix.includes("{") ? clusterSlot(prefix) : null;
@@ -106,6 +116,11 @@ export function redisKeys(prefix: string): RedisKeys {
       return key;
     },
     legacyIdentity,
+    legacyIdentityPattern: `${globLiteral(legacyHead)}*`,
+    blindOfLegacyIdentity: (key) => {
+      const blind = key.slice(legacyHead.length, -1);
+      return key.startsWith(legacyHead) && key.endsWith("}") && BLIND.test(blind) ? blind : null;
+    },
     presence: (blind) => `${prefix}presence:{${checkBlind(blind)}}`,
     nodesList: `${prefix}{nodes}:list`,
     nodesSet: `${prefix}{nodes}:set`,

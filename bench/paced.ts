@@ -18,19 +18,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { performance } from "node:perf_hooks";
-import type { LoadResult } from "./lib.js";
+import type { HttpLoad, LoadResult } from "./lib.js";
 
-export interface PacedLoad {
-  readonly url: string;
-  readonly method: "GET" | "POST";
-  readonly path: string;
-  /** One body per request, cycled per connection (POST). */
-  readonly bodies?: readonly string[];
-  readonly connections: number;
-  readonly seconds: number;
+export type PacedLoad = Omit<HttpLoad, "overallRate"> & {
   /** Requests per second offered, spread over the connections. */
   readonly rate: number;
-}
+};
 
 const HEADER_END = Buffer.from("\r\n\r\n");
 const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;

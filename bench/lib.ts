@@ -268,7 +268,16 @@ const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).s
 
 /** CPU time (user + system, every thread) a process has used so far, in ms; NaN when unreadable. */
 export function cpuMs(pid: number): number {
-  const stat = readText(`/proc/${pid}/stat`);
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/** CPU time of a process's main thread alone (its event loop), in ms; NaN when unreadable. */
+export function mainThreadCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuMs(file: string): number {
+  const stat = readText(file);
   // Fields after the command name (which may contain spaces) start at ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
@@ -306,4 +315,39 @@ export function resetPeakRss(pid: number): boolean {
 export function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readText(`/proc/${pid}/status`));
   return m === null ? NaN : Number(m[1]) / 1024;
+}
+
+// ------------------------------------------------------------- server-side latency
+
+/**
+ * Cumulative counts of the registry's own request-duration histogram for one
+ * surface and operation, read from its /metrics: bucket bound (seconds, "+Inf"
+ * last) -> requests that took at most that long, from the route's first line
+ * to the answer handed to node:http. Time a request waits before that (the
+ * socket not yet read while the event loop or a GC pause holds the thread)
+ * and after it is not in this histogram.
+ */
+export async function durationBuckets(url: string, surface: string, operation: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = new RegExp(`^enigma_request_duration_seconds_bucket\\{le="([^"]+)",surface="${surface}",operation="${operation}"\\} (\\d+)$`);
+  const buckets = new Map<string, number>();
+  for (const l of text.split("\n")) {
+    const m = line.exec(l);
+    if (m !== null) buckets.set(m[1] as string, Number(m[2]));
+  }
+  return buckets;
+}
+
+/**
+ * The smallest bucket bound, in ms, within which 99% of the requests counted
+ * between two readings finished (Infinity when only "+Inf" holds them; NaN
+ * when there were none).
+ */
+export function p99BucketMs(before: Map<string, number>, after: Map<string, number>): number {
+  const total = (after.get("+Inf") ?? 0) - (before.get("+Inf") ?? 0);
+  if (total <= 0) return Number.NaN;
+  for (const [le, n] of after) {
+    if (n - (before.get(le) ?? 0) >= 0.99 * total) return le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le) * 1000;
+  }
+  return Number.POSITIVE_INFINITY;
 }

@@ -10,6 +10,8 @@
 //   bare_http                 node:http answering constant JSON
 //   bare_connect_grpc         connect-node echo of Resolve over h2c gRPC
 //   bare_h2_grpc              node:http2's stream API answering a fixed CheckUser message
+//   bare_resolve              node:http, JSON.parse and the crypto loop's steps on one thread:
+//                             the least a JSON resolve server does (bench/servers/bare-resolve.ts)
 //   resolve_json, check_user_json, resolve_grpc, check_user_grpc   memory store
 //   resolve_json_redis, check_user_json_redis              Redis store
 //   *_redis_2replicas         two registries on one Redis, load split evenly
@@ -129,6 +131,13 @@ async function register(url: string): Promise<void> {
 
 /** One real resolve (JSON, opened with the requester's key) and check_user before any load. */
 async function checkJson(url: string): Promise<void> {
+  await checkResolve(url);
+  const cu = await fetch(`${url}/check_user/${handleHex}`);
+  if ((await cu.text()) !== '{"exists":true}') throw new Error(`check_user on ${url} does not find the bench identity`);
+}
+
+/** One real resolve over JSON, opened with the requester's key. */
+async function checkResolve(url: string): Promise<void> {
   const requester = newRequester();
   const res = await fetch(`${url}/resolve`, {
     method: "POST",
@@ -139,8 +148,6 @@ async function checkJson(url: string): Promise<void> {
   if (res.status !== 200 || body.envelope === null) throw new Error(`resolve on ${url}: ${res.status} ${JSON.stringify(body)}`);
   const plain = requester.open(body.envelope, handle, Buffer.from(vectors.pepper_hex, "hex"));
   if (plain !== canonical(identity)) throw new Error(`resolve on ${url} answered another identity`);
-  const cu = await fetch(`${url}/check_user/${handleHex}`);
-  if ((await cu.text()) !== '{"exists":true}') throw new Error(`check_user on ${url} does not find the bench identity`);
 }
 
 /** One real gRPC Resolve through grpc-js: h2load only sees HTTP 200s, this sees the gRPC status. */
@@ -213,17 +220,30 @@ async function main(): Promise<void> {
   try {
     const t0 = Date.now();
     const redisStorage = `[storage]\nkind = "redis"\nurl = "${redis.url}"\nkey_prefix = "bench:"`;
-    const [bareHttp, bareConnect, bareH2, mem, redisA, redisB] = await Promise.all([
+    const bareResolveSetup = path.join(work, "bare-resolve.json");
+    writeFileSync(
+      bareResolveSetup,
+      JSON.stringify({
+        pepper_hex: vectors.pepper_hex,
+        x25519_private_key_hex: vectors.registry_key.x25519_private_key_hex,
+        kid_hex: vectors.registry_key.kid_hex,
+        handle_hex: handleHex,
+        identity_json: canonical(identity),
+      }),
+    );
+    const [bareHttp, bareResolve, bareConnect, bareH2, mem, redisA, redisB] = await Promise.all([
       freePort().then((p) => start("bare-http", ["bench/servers/bare-http.ts", String(p)], p)),
+      freePort().then((p) => start("bare-resolve", ["bench/servers/bare-resolve.ts", String(p), bareResolveSetup], p)),
       freePort().then((p) => start("bare-connect", ["bench/servers/bare-connect.ts", String(p)], p)),
       freePort().then((p) => start("bare-h2", ["bench/servers/bare-h2.ts", String(p)], p)),
       registry("registry-memory", '[storage]\nkind = "memory"'),
       registry("registry-redis-a", redisStorage),
       registry("registry-redis-b", redisStorage),
     ]);
-    if (!bareHttp || !bareConnect || !bareH2 || !mem || !redisA || !redisB) throw new Error("unreachable");
+    if (!bareHttp || !bareResolve || !bareConnect || !bareH2 || !mem || !redisA || !redisB) throw new Error("unreachable");
     await register(mem.url);
     await register(redisA.url);
+    await checkResolve(bareResolve.url);
     for (const p of [mem, redisA, redisB]) await checkJson(p.url);
     await checkGrpc(mem.url, true);
     await checkGrpc(bareConnect.url, true);
@@ -283,6 +303,7 @@ async function main(): Promise<void> {
     // JIT warm-up of every server and path, not measured.
     progress("warming up");
     await json(bareHttp.url, "check_user", WARMUP_SECONDS);
+    await json(bareResolve.url, "resolve", WARMUP_SECONDS);
     for (const p of [mem, redisA, redisB]) {
       await json(p.url, "resolve", WARMUP_SECONDS);
       await json(p.url, "check_user", WARMUP_SECONDS);
@@ -330,6 +351,7 @@ async function main(): Promise<void> {
         record("crypto_resolve_cpu_us", "us/op", 1e6 / ops);
         progress(`  crypto_resolve: ${Math.round(ops)} ops/s`);
       }
+      await measure("bare_resolve", [bareResolve], () => json(bareResolve.url, "resolve", SECONDS));
       const peak = await measure("resolve_json", [mem], () => json(mem.url, "resolve", SECONDS));
       if (peak !== null && wanted("resolve_json_p99_at_half_peak")) {
         const rate = Math.max(1, Math.round(peak.rps / 2));
@@ -392,6 +414,7 @@ function report(): void {
     out.push(`BENCH ratio_${name} ${median(per).toFixed(3)}`);
   };
   ratio("resolve_json_vs_crypto", "resolve_json", "crypto_resolve", ">= 0.75");
+  ratio("resolve_json_vs_bare_resolve", "resolve_json", "bare_resolve");
   ratio("check_user_json_vs_bare_http", "check_user_json", "bare_http", ">= 0.60");
   ratio("check_user_json_redis_vs_bare_http", "check_user_json_redis", "bare_http", ">= 0.40");
   ratio("check_user_grpc_vs_bare_h2", "check_user_grpc", "bare_h2_grpc", ">= 0.50");

@@ -1,8 +1,10 @@
 // A Redis primary with two replicas and three sentinels, all real processes
 // on loopback, for failover tests. Two replicas, not one: after a failover
 // the promoted replica needs a replica of its own, or WAIT 1 could never
-// succeed again. Sentinels decide fast (down after 1 s) so a test takes
-// seconds, not minutes.
+// succeed again. Sentinels decide fast (down after 2 s) so a test takes
+// seconds, not minutes. Not 1 s: a sentinel then sometimes declared the
+// freshly promoted primary down before its first ping was answered, and a
+// second failover followed (2 of 6 runs on these machines).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -35,7 +37,7 @@ async function startSentinel(dir: string, primaryPort: number): Promise<{ port: 
       "bind 127.0.0.1",
       `dir ${dir}`,
       `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 2`,
-      `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+      `sentinel down-after-milliseconds ${MASTER_NAME} 2000`,
       `sentinel failover-timeout ${MASTER_NAME} 5000`,
       `sentinel parallel-syncs ${MASTER_NAME} 2`,
       "",

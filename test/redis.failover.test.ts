@@ -11,10 +11,13 @@
 // must be 0. With 0 (the default) the window between the primary's answer and
 // its replication is open; the count is printed, not asserted.
 import { performance } from "node:perf_hooks";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
+import type { Config } from "../src/config/config.js";
+import { createRedisClient, waitUntilReady } from "../src/store/redisClient.js";
 import { type Running, startRegistry } from "./helpers/registry.js";
 import { freshPrefix, redisToml, registration, uniqueName } from "./helpers/redisRegistry.js";
-import { type SentinelSetup, replicasInSync, startSentinelSetup } from "./helpers/redisSentinel.js";
+import { MASTER_NAME, type SentinelSetup, replicasInSync, startSentinelSetup } from "./helpers/redisSentinel.js";
 import { startRedis } from "./helpers/redisServer.js";
 
 const LOAD_BEFORE_KILL_MS = 1500;
@@ -159,5 +162,102 @@ describe("min_replica_acks on a single primary with one replica", () => {
       await replica.stop();
       await primary.stop();
     }
+  });
+});
+
+// The client on its own (createRedisClient), watched event by event: how it
+// follows the sentinels when the primary dies and when it hangs.
+describe("the Sentinel client follows +switch-master, once per failover", () => {
+  let setup: SentinelSetup | undefined;
+  const closers: (() => void)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) close();
+    await setup?.stop();
+    setup = undefined;
+  });
+
+  /** A registry's client, and a log of where it was ready and when it dropped a connection. */
+  async function watchedClient(s: SentinelSetup) {
+    const storage: Config["storage"] = {
+      kind: "redis",
+      url: "redis://unused:6379/0",
+      keyPrefix: "unused:",
+      sentinels: s.sentinelPorts.map((port) => ({ host: "127.0.0.1", port })),
+      sentinelMaster: MASTER_NAME,
+      sentinelPassword: null,
+      clusterNodes: [],
+      minReplicaAcks: 0,
+      replicaAckTimeoutMs: 200,
+    };
+    const client = createRedisClient(storage) as Redis;
+    closers.push(() => client.disconnect());
+    const events: { event: "ready" | "close"; port: number | undefined; at: number }[] = [];
+    let port: number | undefined;
+    client.on("ready", () => {
+      port = client.stream.remotePort;
+      events.push({ event: "ready", port, at: performance.now() });
+    });
+    client.on("close", () => events.push({ event: "close", port, at: performance.now() }));
+    await waitUntilReady(client);
+    return { client, events };
+  }
+
+  /** Resolves with the time of each sentinel's +switch-master once all of them announced one. */
+  async function switchAnnouncements(s: SentinelSetup): Promise<() => Promise<number[]>> {
+    const seen: number[] = [];
+    const subs = await Promise.all(
+      s.sentinelPorts.map(async (port) => {
+        const sub = new Redis({ host: "127.0.0.1", port });
+        closers.push(() => sub.disconnect());
+        await sub.subscribe("+switch-master");
+        sub.on("message", () => seen.push(performance.now()));
+        return sub;
+      }),
+    );
+    return async () => {
+      const until = performance.now() + 20_000;
+      while (seen.length < subs.length) {
+        if (performance.now() > until) throw new Error(`only ${seen.length} of ${subs.length} sentinels announced the switch`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return seen;
+    };
+  }
+
+  it("the primary dies: one reconnection to the new primary, not dropped again by the sentinels that announce it late", { timeout: 40_000 }, async () => {
+    setup = await startSentinelSetup();
+    const allSwitched = await switchAnnouncements(setup);
+    const { events } = await watchedClient(setup);
+    await setup.primary.stop(); // SIGKILL
+    const announced = await allSwitched();
+    // The last announcement went out; give its effect (if any) time to show.
+    await new Promise((r) => setTimeout(r, 500));
+    const newPrimary = await setup.currentPrimaryPort();
+    const readies = events.filter((e) => e.event === "ready");
+    const last = events.at(-1)!;
+    console.log(
+      `[sentinel client] switch announced ${announced.map((t) => Math.round(t - announced[0]!)).join("/")} ms apart; ` +
+        `ready on the new primary ${Math.round(readies.at(-1)!.at - announced[0]!)} ms after the first announcement`,
+    );
+    expect(readies.map((e) => e.port)).toEqual([setup.primary.port, newPrimary]);
+    expect(last).toMatchObject({ event: "ready", port: newPrimary });
+  });
+
+  it("the primary hangs (SIGSTOP, its connection never closes): the announcement alone moves the client", { timeout: 40_000 }, async () => {
+    setup = await startSentinelSetup();
+    const allSwitched = await switchAnnouncements(setup);
+    const { client, events } = await watchedClient(setup);
+    process.kill(setup.primary.pid, "SIGSTOP");
+    closers.push(() => process.kill(setup!.primary.pid, "SIGCONT"));
+    const announced = await allSwitched();
+    const newPrimary = await setup.currentPrimaryPort();
+    expect(newPrimary).not.toBe(setup.primary.port);
+    const until = performance.now() + 10_000;
+    while (events.at(-1)?.event !== "ready" || events.at(-1)?.port !== newPrimary) {
+      if (performance.now() > until) throw new Error(`still not on the new primary 10 s after the switch: ${JSON.stringify(events)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    console.log(`[sentinel client] hung primary: ready on the new primary ${Math.round(events.at(-1)!.at - announced[0]!)} ms after the first announcement`);
+    expect(await client.set("after-the-switch", "1")).toBe("OK");
   });
 });

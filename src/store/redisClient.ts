@@ -4,6 +4,7 @@
 // milliseconds, so callers answer 503 (store) or fall back (rate limiter).
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../config/config.js";
+import { followSentinelSwitches } from "./sentinelSwitch.js";
 
 export type RedisClient = Redis | Cluster;
 type Log = (msg: string) => void;
@@ -51,9 +52,11 @@ export function createRedisClient(
       enableAutoPipelining: true,
       retryStrategy: retryDelay,
       sentinelRetryStrategy: retryDelay,
-      // +switch-master from the sentinels moves the client at once, not at the next error.
-      failoverDetector: true,
+      // Off: followSentinelSwitches below does its job without dropping a
+      // connection that is already on the new primary (see there).
+      failoverDetector: false,
     });
+    followSentinelSwitches(client, { sentinels: storage.sentinels, masterName: storage.sentinelMaster ?? "", sentinelPassword: storage.sentinelPassword });
     targets.set(client, `sentinel ${storage.sentinels.map((n) => `${n.host}:${n.port}`).join(",")} master ${storage.sentinelMaster}`);
   } else if (storage.clusterNodes.length > 0) {
     client = new Cluster(

@@ -23,6 +23,10 @@ const NODE_OPTIONS = {
   maxRetriesPerRequest: 1,
   connectTimeout: 1000,
   commandTimeout: 500,
+  // A connection the client drops (a failover to a primary that hung) is
+  // destroyed after this if the peer never answers the FIN; the default 2 s
+  // was 2 s more of 503s before the client moved on.
+  disconnectTimeout: 200,
 } satisfies RedisOptions;
 
 // Where the client points, for log lines (password removed).

@@ -1,6 +1,6 @@
-// Bench plumbing: child processes, load generators (autocannon for HTTP/1.1,
-// h2load or a @grpc/grpc-js loop for gRPC) and small statistics. Nothing here
-// runs inside a measured server's process.
+// Bench plumbing: child processes, load generators (wrk or autocannon for
+// HTTP/1.1, h2load or a @grpc/grpc-js loop for gRPC) and small statistics.
+// Nothing here runs inside a measured server's process.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -90,6 +90,8 @@ export interface LoadResult {
   readonly p99Ms: number;
   /** Non-2xx answers, socket errors and timeouts: must be 0 for the figure to mean anything. */
   readonly bad: number;
+  /** CPU ms the load generator spent, when it ran as a child process (wrk); else the bench process counts. */
+  readonly loadgenCpuMs?: number;
 }
 
 export interface HttpLoad {
@@ -126,6 +128,81 @@ export async function autocannonRun(load: HttpLoad): Promise<LoadResult> {
     bad: r.non2xx + r.errors + r.timeouts,
   };
 }
+
+let wrkChecked: boolean | undefined;
+/** wrk is installed and not overridden (BENCH_HTTP_LOAD=autocannon measures as rounds before wrk did). */
+export function haveWrk(): boolean {
+  wrkChecked ??=
+    process.env["BENCH_HTTP_LOAD"] !== "autocannon" && spawnSync("wrk", ["-v"], { stdio: "ignore" }).error === undefined;
+  return wrkChecked;
+}
+
+/** wrk when installed, else autocannon: the HTTP/1.1 load at full speed. */
+export function httpRun(load: HttpLoad, workDir: string): Promise<LoadResult> {
+  return haveWrk() && load.overallRate === undefined ? wrkRun(load, workDir) : autocannonRun(load);
+}
+
+/**
+ * The Lua script for one wrk load: the requests formatted once and sent in
+ * turn, and a done() that prints the run's figures as one JSON line.
+ */
+function wrkScript(load: HttpLoad): string {
+  const headers = load.method === "POST" ? '{["content-type"] = "application/json"}' : "{}";
+  const bodies = load.bodies ?? [undefined];
+  // JSON string literals are Lua string literals too (the bodies are ASCII JSON).
+  const formats = bodies.map((b) => `wrk.format(${JSON.stringify(load.method)}, ${JSON.stringify(load.path)}, ${headers}${b === undefined ? "" : `, ${JSON.stringify(b)}`})`);
+  return `local formatted, n = {}, 0
+init = function(args)
+${formats.map((f, i) => `  formatted[${i + 1}] = ${f}`).join("\n")}
+end
+request = function()
+  n = n % #formatted + 1
+  return formatted[n]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests":%d,"duration_us":%d,"bad":%d,"p50_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+`;
+}
+
+/**
+ * wrk (C, one thread): costs the shared cores a fraction of what autocannon
+ * does per request, so a server that uses both cores (the registry's X25519
+ * thread) is measured rather than the load generator. Run under sh so that
+ * its CPU time can be read with the shell's `times` once it has exited.
+ */
+async function wrkRun(load: HttpLoad, workDir: string): Promise<LoadResult> {
+  const script = path.join(workDir, `wrk-${process.pid}-${wrkScripts++}.lua`);
+  writeFileSync(script, wrkScript(load));
+  // wrk takes whole seconds only.
+  const args = ["-t1", `-c${load.connections}`, `-d${Math.max(1, Math.round(load.seconds))}s`, "--timeout", "10s", "-s", script, load.url + load.path];
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn("sh", ["-c", 'wrk "$@"; times', "wrk", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    child.stdout.on("data", (c: Buffer) => (text += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (text += c.toString()));
+    child.once("error", reject);
+    child.once("exit", () => resolve(text));
+  });
+  const line = /^WRK (\{.*\})$/m.exec(out);
+  // `times`: the shell's user and system time, then its children's (wrk's), as 0m1.234s.
+  // The last four such figures in the output are `times`'s.
+  const times = [...out.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60_000 + Number(m[2]) * 1000).slice(-4);
+  if (line === null) throw new Error(`cannot read wrk output:\n${out}`);
+  const w = JSON.parse(line[1] as string) as { requests: number; duration_us: number; bad: number; p50_us: number; p99_us: number };
+  return {
+    rps: (w.requests - w.bad) / (w.duration_us / 1e6),
+    requests: w.requests,
+    p50Ms: w.p50_us / 1000,
+    p99Ms: w.p99_us / 1000,
+    bad: w.bad,
+    ...(times.length >= 4 ? { loadgenCpuMs: (times[2] as number) + (times[3] as number) } : {}),
+  };
+}
+let wrkScripts = 0;
 
 // ------------------------------------------------------------- gRPC load
 

@@ -2,7 +2,8 @@
 // in the same run. Every server is a separate process (the registry through
 // its CLI as `npm start` runs it, `node <flags> --import tsx src/main.ts
 // --config FILE`, the baselines with the same node flags); the load generators
-// (autocannon, h2load or a grpc-js loop) and the crypto-only loop run here.
+// (wrk, else autocannon; h2load, else a grpc-js loop) run from here, and the
+// crypto-only loop runs here.
 //
 // Figures (medians of ROUNDS rounds; every round measures every figure once,
 // interleaved, so a noisy neighbour hits baselines and registry alike):
@@ -23,12 +24,13 @@
 //   *_peak_rss_mib            the server's peak RSS during that load (the larger of two replicas)
 //   *_cpu_us, *_main_thread_cpu_us, *_loadgen_cpu_us
 //                             CPU per request: the server (all threads), its event loop alone,
-//                             and autocannon in this process (JSON figures)
+//                             and the HTTP/1.1 load generator (JSON figures: wrk, or autocannon)
 // Ratios are the median of the per-round ratios.
 //
 // Environment: BENCH_QUICK=1 (short run), BENCH_PROFILE=DIR (servers write
 // .cpuprofile files there; summarise with bench/profile-summary.ts),
-// BENCH_ONLY=name,name (measure only these figures, for profiling).
+// BENCH_ONLY=name,name (measure only these figures, for profiling),
+// BENCH_HTTP_LOAD=autocannon (autocannon even when wrk is installed).
 // Benchmarks print figures; they never fail on timing.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -44,13 +46,14 @@ import { cryptoResolveLoop } from "./crypto-loop.js";
 import { pacedRunInChild } from "./paced.js";
 import { Redis } from "ioredis";
 import {
-  autocannonRun,
   durationBuckets,
   freePort,
   mainThreadCpuMs,
   grpcJsClient,
   grpcRun,
   haveH2load,
+  haveWrk,
+  httpRun,
   median,
   p99BucketMs,
   peakRssMiB,
@@ -63,7 +66,7 @@ import {
 } from "./lib.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
-const SECONDS = QUICK ? 1.5 : 5;
+const SECONDS = QUICK ? 2 : 5; // whole seconds: wrk takes no fractions
 const WARMUP_SECONDS = QUICK ? 1 : 2;
 const CRYPTO_SECONDS = QUICK ? 0.75 : 2;
 // Five rounds: on this shared machine a figure moves by up to 20% from round
@@ -247,7 +250,7 @@ async function main(): Promise<void> {
     for (const p of [mem, redisA, redisB]) await checkJson(p.url);
     await checkGrpc(mem.url, true);
     await checkGrpc(bareConnect.url, true);
-    progress(`servers up in ${Date.now() - t0} ms (logs in ${logDir}); gRPC load: ${haveH2load() ? "h2load" : "grpc-js loop"}`);
+    progress(`servers up in ${Date.now() - t0} ms (logs in ${logDir}); HTTP/1.1 load: ${httpTool()}; gRPC load: ${haveH2load() ? "h2load" : "grpc-js loop"}`);
 
     const config = parseConfig(registryToml(0, ""));
     const resolveMessage = toBinary(
@@ -259,7 +262,7 @@ async function main(): Promise<void> {
     const CHECK_USER_PATH = "/enigma.registry.v1.RegistryService/CheckUser";
     const checkUserPath = `/check_user/${handleHex}`;
     const json = (url: string, kind: "resolve" | "check_user", seconds: number, connections = CONNECTIONS, overallRate?: number) =>
-      autocannonRun({
+      httpRun({
         url,
         method: kind === "resolve" ? "POST" : "GET",
         path: kind === "resolve" ? "/resolve" : checkUserPath,
@@ -267,7 +270,7 @@ async function main(): Promise<void> {
         connections,
         seconds,
         ...(overallRate === undefined ? {} : { overallRate }),
-      });
+      }, work);
     const grpcLoad = (url: string, seconds: number) =>
       grpcRun({
         url,
@@ -297,6 +300,7 @@ async function main(): Promise<void> {
         p50Ms: Math.max(a.p50Ms, b.p50Ms),
         p99Ms: Math.max(a.p99Ms, b.p99Ms),
         bad: a.bad + b.bad,
+        ...(a.loadgenCpuMs === undefined || b.loadgenCpuMs === undefined ? {} : { loadgenCpuMs: a.loadgenCpuMs + b.loadgenCpuMs }),
       };
     };
 
@@ -336,10 +340,10 @@ async function main(): Promise<void> {
         record(`${name}_cpu_us`, "us/req", serverUs);
         if (pids.length > servers.length) record(`${name}_redis_cpu_us`, "us/req", perReq(cpuMs[servers.length] as number));
         // Where the two cores go: the server's event loop alone (its other
-        // threads are the rest of _cpu_us), and this process, which is the
-        // load generator when it is autocannon (h2load runs as a child).
+        // threads are the rest of _cpu_us), and the HTTP/1.1 load generator:
+        // wrk as a child, or autocannon in this process (h2load is not counted).
         if (servers.length === 1) record(`${name}_main_thread_cpu_us`, "us/req", perReq(mainMs));
-        if (!name.includes("grpc")) record(`${name}_loadgen_cpu_us`, "us/req", perReq((bench.user + bench.system) / 1000));
+        if (!name.includes("grpc")) record(`${name}_loadgen_cpu_us`, "us/req", perReq(r.loadgenCpuMs ?? (bench.user + bench.system) / 1000));
         progress(`  ${name}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms} ms, ${serverUs.toFixed(1)} us CPU/req${r.bad ? `, ${r.bad} failed` : ""}`);
         await sleep(200);
         return r;
@@ -392,6 +396,8 @@ async function main(): Promise<void> {
 
 // --------------------------------------------------------------- report
 
+const httpTool = (): string => (haveWrk() ? "wrk -t1" : "autocannon");
+
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   return Math.abs(v) >= 100 ? String(Math.round(v)) : v.toFixed(2);
@@ -400,7 +406,7 @@ function fmt(v: number): string {
 function report(): void {
   const out: string[] = [];
   out.push(`# enigma-node-registry bench: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"}), node ${process.version}, ` +
-    `${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections, gRPC load ${haveH2load() ? "h2load -c4 -m32" : "grpc-js 128 in flight"}${QUICK ? ", QUICK" : ""}`);
+    `${ROUNDS} rounds of ${SECONDS} s, HTTP/1.1 load ${httpTool()} with ${CONNECTIONS} connections, gRPC load ${haveH2load() ? "h2load -c4 -m32" : "grpc-js 128 in flight"}${QUICK ? ", QUICK" : ""}`);
   for (const f of figures.values()) {
     out.push(`# ${f.name} runs: ${f.runs.map(fmt).join(" ")}${f.notes.length ? ` (${f.notes.join("; ")})` : ""}`);
     out.push(`BENCH ${f.name} ${fmt(median(f.runs))} ${f.unit}`);

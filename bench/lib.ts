@@ -129,7 +129,20 @@ export async function autocannonRun(load: HttpLoad): Promise<LoadResult> {
   };
 }
 
+/** A load generator's stdout and stderr together, once it has exited. */
+function outputOf(command: string, args: string[]): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    child.stdout.on("data", (c: Buffer) => (text += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (text += c.toString()));
+    child.once("error", reject);
+    child.once("exit", () => resolve(text));
+  });
+}
+
 let wrkChecked: boolean | undefined;
+let wrkScripts = 0;
 /** wrk is installed and not overridden (BENCH_HTTP_LOAD=autocannon measures as rounds before wrk did). */
 export function haveWrk(): boolean {
   wrkChecked ??=
@@ -179,14 +192,7 @@ async function wrkRun(load: HttpLoad, workDir: string): Promise<LoadResult> {
   writeFileSync(script, wrkScript(load));
   // wrk takes whole seconds only.
   const args = ["-t1", `-c${load.connections}`, `-d${Math.max(1, Math.round(load.seconds))}s`, "--timeout", "10s", "-s", script, load.url + load.path];
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn("sh", ["-c", 'wrk "$@"; times', "wrk", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    child.stdout.on("data", (c: Buffer) => (text += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (text += c.toString()));
-    child.once("error", reject);
-    child.once("exit", () => resolve(text));
-  });
+  const out = await outputOf("sh", ["-c", 'wrk "$@"; times', "wrk", ...args]);
   const line = /^WRK (\{.*\})$/m.exec(out);
   // `times`: the shell's user and system time, then its children's (wrk's), as 0m1.234s.
   // The last four such figures in the output are `times`'s.
@@ -202,8 +208,6 @@ async function wrkRun(load: HttpLoad, workDir: string): Promise<LoadResult> {
     ...(times.length >= 4 ? { loadgenCpuMs: (times[2] as number) + (times[3] as number) } : {}),
   };
 }
-let wrkScripts = 0;
-
 // ------------------------------------------------------------- gRPC load
 
 /** A unary gRPC request body: the 5-byte length-prefixed message frame. */
@@ -241,24 +245,13 @@ export async function grpcRun(load: GrpcLoad): Promise<LoadResult & { tool: stri
   if (haveH2load()) {
     const bodyFile = path.join(load.workDir, "grpc-body.bin");
     writeFileSync(bodyFile, grpcFrame(load.message));
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(
-        "h2load",
-        [
-          "-t", "1", "-c", "4", "-m", "32",
-          "-D", `${Math.round(load.seconds * 1000)}ms`,
-          "-d", bodyFile,
-          "-H", "content-type: application/grpc", "-H", "te: trailers",
-          load.url + load.path,
-        ],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let text = "";
-      child.stdout.on("data", (c: Buffer) => (text += c.toString()));
-      child.stderr.on("data", (c: Buffer) => (text += c.toString()));
-      child.once("error", reject);
-      child.once("exit", () => resolve(text));
-    });
+    const out = await outputOf("h2load", [
+      "-t", "1", "-c", "4", "-m", "32",
+      "-D", `${Math.round(load.seconds * 1000)}ms`,
+      "-d", bodyFile,
+      "-H", "content-type: application/grpc", "-H", "te: trailers",
+      load.url + load.path,
+    ]);
     // h2load prints the run's length in s, ms or us depending on its size (util::format_duration).
     const reqs = /finished in ([\d.]+)(?:us|ms|s), ([\d.]+) req\/s/.exec(out);
     const status = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);

@@ -194,10 +194,10 @@ async function wrkRun(load: HttpLoad, workDir: string): Promise<LoadResult> {
   const args = ["-t1", `-c${load.connections}`, `-d${Math.max(1, Math.round(load.seconds))}s`, "--timeout", "10s", "-s", script, load.url + load.path];
   const out = await outputOf("sh", ["-c", 'wrk "$@"; times', "wrk", ...args]);
   const line = /^WRK (\{.*\})$/m.exec(out);
+  if (line === null) throw new Error(`cannot read wrk output:\n${out}`);
   // `times`: the shell's user and system time, then its children's (wrk's), as 0m1.234s.
   // The last four such figures in the output are `times`'s.
   const times = [...out.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60_000 + Number(m[2]) * 1000).slice(-4);
-  if (line === null) throw new Error(`cannot read wrk output:\n${out}`);
   const w = JSON.parse(line[1] as string) as { requests: number; duration_us: number; bad: number; p50_us: number; p99_us: number };
   return {
     rps: (w.requests - w.bad) / (w.duration_us / 1e6),

@@ -1,0 +1,158 @@
+// RFC 6962 / RFC 9162 Merkle tree hashing and proof verification, SHA-256.
+// Pure and browser-safe. Tree sizes and indexes are plain numbers (safe
+// integers, so trees of up to 2^53 entries); the arithmetic below therefore
+// halves with Math.floor instead of 32-bit shifts. Verifiers never throw: any
+// malformed input (wrong lengths, bad sizes, junk in the proof) is just false.
+import { sha256 } from "@noble/hashes/sha2.js";
+import { equalBytes } from "../bytes.js";
+
+export const HASH_BYTES = 32;
+
+// A proof for a tree of at most 2^53 entries has at most 53 hashes (inclusion)
+// or 2·53 (consistency); anything longer is refused before any hashing.
+const MAX_PROOF_HASHES = 128;
+
+/** Leaf hash: SHA-256(0x00 ‖ entry). */
+export function leafHash(entry: Uint8Array): Uint8Array {
+  const input = new Uint8Array(1 + entry.length);
+  input[0] = 0x00;
+  input.set(entry, 1);
+  return sha256(input);
+}
+
+/** Interior node hash: SHA-256(0x01 ‖ left ‖ right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  const input = new Uint8Array(1 + left.length + right.length);
+  input[0] = 0x01;
+  input.set(left, 1);
+  input.set(right, 1 + left.length);
+  return sha256(input);
+}
+
+/** MTH of the empty tree: SHA-256 of nothing (a fresh copy each call). */
+export function emptyTreeRoot(): Uint8Array {
+  return sha256(new Uint8Array(0));
+}
+
+/**
+ * MTH over the given leaf hashes, in O(n) hashes: a stack of the perfect
+ * subtrees completed so far, folded right to left at the end.
+ */
+export function rootFromLeaves(leafHashes: readonly Uint8Array[]): Uint8Array {
+  const stack: Uint8Array[] = [];
+  leafHashes.forEach((leaf, i) => {
+    let h = leaf;
+    // Each trailing 1 bit of i completes a perfect subtree with its left neighbour.
+    for (let m = i; m % 2 === 1; m = (m - 1) / 2) h = nodeHash(stack.pop()!, h);
+    stack.push(h);
+  });
+  let root = stack.pop();
+  if (root === undefined) return emptyTreeRoot();
+  for (let left = stack.pop(); left !== undefined; left = stack.pop()) root = nodeHash(left, root);
+  return root;
+}
+
+/**
+ * RFC 9162 §2.1.3.2: true when `proof` shows the leaf with hash `leafHash` at
+ * `index` in the tree of `treeSize` entries whose root is `root`.
+ */
+export function verifyInclusion(
+  leafHash: Uint8Array,
+  index: number,
+  treeSize: number,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
+  if (!isHash(leafHash) || !isHash(root) || !isSize(index) || !isSize(treeSize) || index >= treeSize) return false;
+  if (!Array.isArray(proof) || proof.length > MAX_PROOF_HASHES) return false;
+  let fn = index;
+  let sn = treeSize - 1;
+  let r = leafHash;
+  for (const p of proof) {
+    if (!isHash(p) || sn === 0) return false;
+    if (isOdd(fn) || fn === sn) {
+      r = nodeHash(p, r);
+      // Skip the levels where this node is the last one and has no sibling.
+      while (!isOdd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  return sn === 0 && equalBytes(r, root);
+}
+
+/**
+ * RFC 9162 §2.1.4.2: true when `proof` shows that the tree of `oldSize`
+ * entries with root `oldRoot` is a prefix of the tree of `newSize` entries
+ * with root `newRoot`. Equal sizes need an empty proof and equal roots; an old
+ * size of 0 needs an empty proof (the empty tree is a prefix of every tree).
+ * Both roots must be HASH_BYTES long in every case.
+ */
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+  proof: readonly Uint8Array[],
+): boolean {
+  if (!isSize(oldSize) || !isSize(newSize) || oldSize > newSize || !isHash(oldRoot) || !isHash(newRoot)) return false;
+  if (!Array.isArray(proof) || proof.length > MAX_PROOF_HASHES) return false;
+  if (oldSize === newSize) return proof.length === 0 && equalBytes(oldRoot, newRoot);
+  if (oldSize === 0) return proof.length === 0;
+  if (proof.length === 0) return false;
+  // When the old tree is a perfect subtree, the proof leaves out its root: the verifier has it.
+  const path = isPowerOfTwo(oldSize) ? [oldRoot, ...proof] : proof;
+  let fn = oldSize - 1;
+  let sn = newSize - 1;
+  while (isOdd(fn)) {
+    fn = half(fn);
+    sn = half(sn);
+  }
+  const first = path[0];
+  if (!isHash(first)) return false;
+  let fr = first;
+  let sr = first;
+  for (let i = 1; i < path.length; i++) {
+    const c = path[i];
+    if (!isHash(c) || sn === 0) return false;
+    if (isOdd(fn) || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while (!isOdd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  return sn === 0 && equalBytes(fr, oldRoot) && equalBytes(sr, newRoot);
+}
+
+function isHash(h: unknown): h is Uint8Array {
+  return h instanceof Uint8Array && h.length === HASH_BYTES;
+}
+
+function isSize(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+}
+
+function isOdd(n: number): boolean {
+  return n % 2 === 1;
+}
+
+function half(n: number): number {
+  return Math.floor(n / 2);
+}
+
+function isPowerOfTwo(n: number): boolean {
+  while (n > 1 && n % 2 === 0) n /= 2;
+  return n === 1;
+}

@@ -50,6 +50,10 @@ export interface Config {
     readonly maxSyncIdentities: number;
     /** Open client connections; more are closed on accept. Keep it below `ulimit -n`. */
     readonly maxConnections: number;
+    /** Open connections from one address (IPv6: one /64); more are closed on accept. Trusted proxies are exempt. */
+    readonly maxConnectionsPerIp: number;
+    /** Long-lived streams (health Watch, reflection) one address may hold open at once. */
+    readonly maxStreamingCallsPerIp: number;
     /** HTTP/1.1 keep-alive: an idle connection is closed after this long. */
     readonly keepAliveSeconds: number;
     /** Shutdown: in-flight requests get this long before their connections are cut. */
@@ -518,6 +522,8 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
       maxSyncBodyBytes: int(limits.max_sync_body_bytes, "limits.max_sync_body_bytes", d.limits.max_sync_body_bytes, 1024, 64 * 1024 * 1024),
       maxSyncIdentities: int(limits.max_sync_identities, "limits.max_sync_identities", d.limits.max_sync_identities, 1, 1_000_000),
       maxConnections: int(limits.max_connections, "limits.max_connections", d.limits.max_connections, 1, 1_000_000),
+      maxConnectionsPerIp: int(limits.max_connections_per_ip, "limits.max_connections_per_ip", d.limits.max_connections_per_ip, 1, 1_000_000),
+      maxStreamingCallsPerIp: int(limits.max_streaming_calls_per_ip, "limits.max_streaming_calls_per_ip", d.limits.max_streaming_calls_per_ip, 1, 100_000),
       keepAliveSeconds: int(limits.keep_alive_seconds, "limits.keep_alive_seconds", d.limits.keep_alive_seconds, 1, 3600),
       drainSeconds: int(limits.drain_seconds, "limits.drain_seconds", d.limits.drain_seconds, 0, 3600),
     },

@@ -13,8 +13,10 @@ export interface Timeouts {
   readonly requestMs: number;
   /** HTTP/1.1: an idle keep-alive connection is closed. */
   readonly keepAliveMs: number;
-  /** HTTP/2: a session with no frames either way is closed. */
+  /** HTTP/2: a session with no frames either way is closed (one with an open watch stream lives on while the client PINGs). */
   readonly idleSessionMs: number;
+  /** A connection whose queued answers make no progress this long (a client that does not read) is closed. */
+  readonly writeStallMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -23,7 +25,11 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   requestMs: 30_000,
   keepAliveMs: 5_000,
   idleSessionMs: 60_000,
+  writeStallMs: 30_000,
 };
+
+/** HTTP/1.1: requests one connection may carry; the last answer says `connection: close`. */
+export const MAX_REQUESTS_PER_SOCKET = 1_000;
 
 /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: open streams one connection may have. */
 export const MAX_CONCURRENT_STREAMS = 100;
@@ -39,6 +45,10 @@ export const LIMIT_DEFAULTS = {
   max_sync_identities: 1_000,
   // Stays well below common `ulimit -n` values so client sockets cannot use up every descriptor.
   max_connections: 10_000,
+  // Open connections from one address (IPv6: one /64); trusted proxies are exempt.
+  max_connections_per_ip: 256,
+  // Long-lived streams (health Watch, reflection) one address may hold open.
+  max_streaming_calls_per_ip: 16,
   // Behind a load balancer this must exceed the balancer's idle timeout, or it
   // may reuse a connection the registry is closing (occasional 502s).
   keep_alive_seconds: 5,

@@ -14,6 +14,7 @@ import { type Config, ConfigError, developmentConfig, initConfigToml, keygenToml
 import { LOG_LEVELS, type LogLevel, createLogger, isLogLevel } from "./ops/log.js";
 import { listen } from "./server.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
+import { keygenTransparencyToml } from "./config/keygenTransparency.js";
 import { compactLegacyIdentities } from "./store/compact.js";
 import { createRedisClient, waitUntilReady } from "./store/redisClient.js";
 
@@ -23,6 +24,8 @@ const USAGE = `usage:
                                                              loopback, plain HTTP, memory store, fresh pepper and key
   enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
   enigma-node-registry keygen token                          print a new bearer token for [access] and its config line
+  enigma-node-registry keygen transparency ORIGIN            print a new [transparency] block for the log named ORIGIN
+                                                             (e.g. registry.example.com/log): signing key, VRF key
   enigma-node-registry compact-storage --config FILE [--dry-run]
                                                              rewrite identities stored by 0.1 (JSON) as compact records,
                                                              in place; only once no 0.1 replica runs (docs/OPERATIONS.md)
@@ -200,6 +203,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (positionals[0] === "keygen") {
     if (positionals[1] === "token" && positionals.length === 2) process.stdout.write(keygenToken());
+    else if (positionals[1] === "transparency" && positionals.length <= 3) process.stdout.write(keygenTransparencyToml(positionals[2]));
     else if (positionals.length === 1) process.stdout.write(keygenToml());
     else throw new ConfigError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
     return;

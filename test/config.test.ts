@@ -119,6 +119,7 @@ describe("defaults", () => {
       cors: { allowedOrigins: [], maxAgeSeconds: 600 },
       access: { sync: "open", addNodes: "open", tokenSha256: [], peerCertSha256: [] },
       ops: { address: null },
+      transparency: null,
     } satisfies Omit<Config, "envelope">);
     expect(envelope.keys).toHaveLength(1);
   });

@@ -10,6 +10,9 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { LIMIT_DEFAULTS } from "./limits.js";
 import { LOG_LEVELS, type LogLevel } from "../ops/log.js";
 import { keyPrefixProblem } from "../store/keys.js";
+import { readTransparency, type TransparencyConfig } from "./transparency.js";
+
+export type { TransparencyConfig, TransparencyWitness } from "./transparency.js";
 
 export interface EnvelopeKeyConfig {
   readonly kidHex: string; // 16 lowercase hex chars
@@ -95,6 +98,8 @@ export interface Config {
   readonly access: AccessConfig;
   /** A second, plain-HTTP listener for /metrics, /healthz and /readyz; null: none (they stay on the main port). */
   readonly ops: { readonly address: { readonly host: string; readonly port: number } | null };
+  /** The key-transparency log; null when [transparency] is absent or enabled = false (see ./transparency.ts). */
+  readonly transparency: TransparencyConfig | null;
 }
 
 /** "open": anyone (the original's behaviour); "peers": listed tokens or client certificates; "off": nobody. */
@@ -154,6 +159,7 @@ const DEFAULTS = {
 const TOP_KEYS = [
   "address", "mode", "trusted_proxies", "allow_sync", "max_nodes",
   "limits", "rate_limit", "envelope", "tls", "storage", "presence", "pow", "log", "crypto", "cors", "access", "ops",
+  "transparency",
 ];
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -545,6 +551,7 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
     cors: readCors(t.cors),
     access: readAccess(t.access, t.allow_sync),
     ops: readOps(t.ops),
+    transparency: readTransparency(t.transparency, { fail, show, table, int, bool, str, array, hex }),
   };
   return deepFreeze(config);
 }

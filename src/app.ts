@@ -4,7 +4,9 @@
 import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config/config.js";
-import { peerContextValues, registryMethods, registryRoutes } from "./adapters/connect.js";
+import { peerContextValues, registryMethods, registryRoutes, toConnectError } from "./adapters/connect.js";
+import { refuseBeforeBody } from "./adapters/earlyRefusal.js";
+import { dropOverlongDeadline } from "./adapters/deadlineHeaders.js";
 import { withCors } from "./adapters/cors.js";
 import { grpcUnaryServer } from "./adapters/grpcUnary.js";
 import { createJsonRoutes } from "./adapters/json.js";
@@ -22,6 +24,8 @@ import { requestObserver } from "./ops/observe.js";
 import { REFLECTION_FILES, REFLECTION_SERVICES, Reflection, reflectionRoutes } from "./ops/reflection.js";
 import { Registry } from "./registry.js";
 import type { RequestHandler } from "./server.js";
+import type { TransportEvents } from "./transport/events.js";
+import { type BulkWrite, verifiedCertificate } from "./guard/access.js";
 import { InstrumentedStore } from "./store/instrumented.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/store.js";
@@ -104,9 +108,14 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       contextValues: peerContextValues,
       readMaxBytes,
     });
-  const rpc = withSyncBodyBound(connectAdapter(config.limits.maxBodyBytes), connectAdapter(config.limits.maxSyncBodyBytes));
+  const bounded = withSyncBodyBound(connectAdapter(config.limits.maxBodyBytes), connectAdapter(config.limits.maxSyncBodyBytes));
+  const rpc = withBulkWriteGate(registry, clientIp, bounded, onInternalError);
   // The JSON paths (the hot path of existing clients) skip connect-node's routing.
-  const handler: RequestHandler = (req, res) => (isRpcPath(req.url) ? rpc(req, res) : opsAndJson(req, res));
+  const handler: RequestHandler = (req, res) => {
+    if (!isRpcPath(req.url)) return opsAndJson(req, res);
+    dropOverlongDeadline(req);
+    rpc(req, res);
+  };
   // Unary gRPC calls of RegistryService skip connect-node (it serves the rest).
   const claimStream = grpcUnaryServer({
     methods,
@@ -115,10 +124,19 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     onInternalError,
     readMaxBytes: config.limits.maxBodyBytes,
     syncReadMaxBytes: config.limits.maxSyncBodyBytes,
+    authorize: (op, ctx) => registry.authorize(op, ctx),
+    onDeadline: (operation, ip) => logger.warn({ operation, ip }, "request deadline passed"),
   });
+  const transportEvents: TransportEvents = {
+    count: (event) => metrics.transport.series(event).inc(),
+    error(event, err) {
+      metrics.transport.series(event).inc();
+      logger.debug({ event, code: (err as NodeJS.ErrnoException).code, message: err.message }, "transport error");
+    },
+  };
   return {
     // CORS outside everything else: preflights never reach connect-node or the registry.
-    handler: Object.assign(withCors(config.cors, handler), { claimStream }),
+    handler: Object.assign(withCors(config.cors, handler), { claimStream, transportEvents }),
     opsHandler: opsOnly({ health, metrics, log: logger, serveMetrics: true }),
     registry,
     store: opened.store,
@@ -154,6 +172,38 @@ function withSyncBodyBound(main: RequestHandler, sync: RequestHandler): RequestH
   return (req, res) => {
     const url = req.url ?? "";
     (url === SYNC_PATH || url.startsWith(SYNC_PATH + "?") ? sync : main)(req, res);
+  };
+}
+
+const BULK_WRITES: ReadonlyMap<string, BulkWrite> = new Map([
+  [SYNC_PATH, "sync"],
+  [`/${RegistryService.typeName}/${RegistryService.method.addNodes.name}`, "add_nodes"],
+]);
+
+/**
+ * connect-node reads a call's body before any handler runs: a bulk write
+ * ([access] sync, add_nodes) without credentials is refused here, from its
+ * headers, so it cannot make the registry read and hold its body.
+ */
+function withBulkWriteGate(registry: Registry, clientIp: ClientIpResolver, next: RequestHandler, onInternalError: (err: unknown) => void): RequestHandler {
+  return (req, res) => {
+    const url = req.url ?? "";
+    const q = url.indexOf("?");
+    const op = BULK_WRITES.get(q === -1 ? url : url.slice(0, q));
+    if (op !== undefined) {
+      const xff = req.headers["x-forwarded-for"];
+      try {
+        registry.authorize(op, {
+          clientIp: clientIp.resolve(req.socket?.remoteAddress, Array.isArray(xff) ? xff.join(",") : xff),
+          pow: undefined,
+          authorization: req.headers.authorization,
+          peerCertificate: verifiedCertificate(req.socket),
+        });
+      } catch (err) {
+        return refuseBeforeBody(req, res, toConnectError(err, onInternalError));
+      }
+    }
+    next(req, res);
   };
 }
 

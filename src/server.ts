@@ -10,15 +10,25 @@ import net from "node:net";
 import type { Config } from "./config/config.js";
 import type { NodeResponse, Request } from "./adapters/http.js";
 import type { StreamClaimer } from "./adapters/grpcUnary.js";
-import { DEFAULT_TIMEOUTS, MAX_CONCURRENT_STREAMS, type Timeouts } from "./config/limits.js";
+import { DEFAULT_TIMEOUTS, MAX_CONCURRENT_STREAMS, MAX_REQUESTS_PER_SOCKET, type Timeouts } from "./config/limits.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
+import { ClientIpResolver } from "./guard/clientIp.js";
+import { AddressSlots } from "./transport/addressSlots.js";
+import { answerInOrder } from "./transport/answerInOrder.js";
+import { IGNORE_TRANSPORT_EVENTS, type TransportEvents } from "./transport/events.js";
+import { absorbErrors, admitLongLived, armDeadline, idleSessions, isLongLived, refuseLongLived } from "./transport/streams.js";
+import { WriteStallWatch } from "./transport/writeStall.js";
 
 /**
  * The handler of every request; it may also claim HTTP/2 streams before
  * node's compatibility layer turns them into request/response objects (the
  * unary gRPC server does, src/adapters/grpcUnary.ts).
  */
-export type RequestHandler = ((req: Request, res: NodeResponse) => void) & { readonly claimStream?: StreamClaimer };
+export type RequestHandler = ((req: Request, res: NodeResponse) => void) & {
+  readonly claimStream?: StreamClaimer;
+  /** Where the listener reports refused connections and absorbed stream errors (metrics, debug log). */
+  readonly transportEvents?: TransportEvents;
+};
 
 export interface Listening {
   /** e.g. http://127.0.0.1:8443 */
@@ -45,47 +55,42 @@ function http1Timeouts(t: Timeouts) {
     requestTimeout: t.requestMs,
     keepAliveTimeout: t.keepAliveMs,
     connectionsCheckingInterval: Math.min(CONNECTION_CHECK_MS, t.headersMs),
+    maxRequestsPerSocket: MAX_REQUESTS_PER_SOCKET,
   };
 }
 
-/** An HTTP/2 stream that is not done within requestMs is cancelled (a slowloris inside one session). */
-/** Long-lived streams by design (health Watch, reflection): the per-request deadline does not apply. */
-const STREAMING_PATHS = ["/grpc.health.v1.Health/Watch", "/grpc.reflection."];
-
-// Shared functions and a symbol on the stream instead of closures per stream
-// (this runs for every gRPC call): one Timeout and one listener per stream.
-const DEADLINE_TIMER = Symbol("deadline timer");
-type TimedStream = http2.ServerHttp2Stream & { [DEADLINE_TIMER]?: NodeJS.Timeout };
-function cancelStream(stream: http2.ServerHttp2Stream): void {
-  stream.close(http2.constants.NGHTTP2_CANCEL);
-}
-function clearDeadline(this: TimedStream): void {
-  clearTimeout(this[DEADLINE_TIMER]);
-}
-
-function boundStreams(server: http2.Http2Server | http2.Http2SecureServer, ms: number): void {
-  server.on("stream", (stream: TimedStream, headers: http2.IncomingHttpHeaders) => {
-    const path = headers[":path"] ?? "";
-    for (const p of STREAMING_PATHS) if (path.startsWith(p)) return;
-    const timer = setTimeout(cancelStream, ms, stream);
-    timer.unref();
-    stream[DEADLINE_TIMER] = timer;
-    stream.on("close", clearDeadline); // emitted once; `on` spares once()'s wrapper
-  });
+interface StreamRules {
+  readonly requestMs: number;
+  readonly longLived: AddressSlots;
+  readonly maxLongLived: number;
+  readonly events: TransportEvents;
 }
 
 /**
- * Puts `claim` in front of node's compatibility layer: the server's only
- * 'stream' listener at this point is the one that makes request/response
- * objects and emits 'request'; streams the claimer takes never reach it.
+ * The server's one 'stream' listener, in place of node's compatibility layer
+ * (which makes request/response objects and emits 'request'): every stream
+ * gets its 'error' listener before anything can be written to it, then its
+ * deadline or its long-lived slot; `claim` may take it (the unary gRPC
+ * server does), else it goes on to the compatibility layer.
  */
-function claimStreamsFirst(server: http2.Http2Server | http2.Http2SecureServer, claim: StreamClaimer): void {
+function dispatchStreams(server: http2.Http2Server | http2.Http2SecureServer, rules: StreamRules, claim: StreamClaimer | undefined): void {
   const listeners = server.listeners("stream");
   const compat = listeners[0] as (...args: unknown[]) => void;
   if (listeners.length !== 1) throw new Error(`expected node's one compatibility 'stream' listener, found ${listeners.length}`);
   server.removeListener("stream", compat);
   server.on("stream", function (this: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) {
-    if (!claim(stream, headers)) compat.call(this, stream, headers, ...rest);
+    absorbErrors(stream, rules.events, "stream_error");
+    if (isLongLived(headers[":path"] ?? "")) {
+      if (!admitLongLived(stream, rules.longLived)) {
+        rules.events.count("streaming_call_refused_per_ip");
+        refuseLongLived(stream, headers["content-type"], rules.maxLongLived);
+        return;
+      }
+    } else {
+      armDeadline(stream, rules.requestMs);
+    }
+    if (claim !== undefined && claim(stream, headers)) return;
+    compat.call(this, stream, headers, ...rest);
   });
 }
 
@@ -126,6 +131,16 @@ function sniffingServer(h2c: http2.Http2Server, plain: http.Server, handshakeMs:
 export async function listen(config: Config, handler: RequestHandler, opts: ListenOptions = {}): Promise<Listening> {
   const t: Timeouts = { ...DEFAULT_TIMEOUTS, keepAliveMs: config.limits.keepAliveSeconds * 1000, ...opts.timeouts };
   const { host, port } = config.address;
+  const events = handler.transportEvents ?? IGNORE_TRANSPORT_EVENTS;
+  // Trusted proxies carry many clients: the per-address caps do not apply to them.
+  const proxies = new ClientIpResolver(config.trustedProxies);
+  const exempt = (ip: string): boolean => proxies.isTrustedProxy(ip);
+  const ipv6Prefix = config.rateLimit.ipv6PrefixLength;
+  const connectionSlots = new AddressSlots(config.limits.maxConnectionsPerIp, ipv6Prefix, exempt);
+  const longLived = new AddressSlots(config.limits.maxStreamingCallsPerIp, ipv6Prefix, exempt);
+  const stalls = new WriteStallWatch(t.writeStallMs, () => events.count("write_stalled"));
+  // Pipelined HTTP/1.1 requests are handled in turn (HTTP/2 requests pass straight through).
+  const ordered = answerInOrder(handler, MAX_REQUESTS_PER_SOCKET);
   const sockets = new Set<net.Socket>();
   let outer: net.Server;
   let h2: http2.Http2Server | http2.Http2SecureServer;
@@ -146,34 +161,48 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
         handshakeTimeout: t.handshakeMs,
         settings: H2_SETTINGS,
       },
-      handler,
+      ordered,
     );
     // HTTP/1.1 over TLS runs node:http's connection code, which reads its timeouts off this server.
     Object.assign(secure, http1Timeouts(t));
     h1 = secure as unknown as typeof h1;
     h2 = secure;
     outer = secure;
+    secure.on("secureConnection", (socket: import("node:tls").TLSSocket) => {
+      if (socket.alpnProtocol !== "h2") stalls.watch(socket);
+    });
   } else {
     const h2c = http2.createServer({ settings: H2_SETTINGS }, handler);
-    const plain = http.createServer(http1Timeouts(t), handler);
+    // Set as properties: createServer's options do not take every knob (maxRequestsPerSocket).
+    const plain = Object.assign(http.createServer(ordered), http1Timeouts(t));
+    plain.on("connection", (socket: net.Socket) => stalls.watch(socket));
     h1 = plain;
     h2 = h2c;
     outer = sniffingServer(h2c, plain, t.handshakeMs);
   }
-  if (handler.claimStream !== undefined) claimStreamsFirst(h2, handler.claimStream);
-  h2.setTimeout(t.idleSessionMs); // an idle session (no frames) is destroyed
-  boundStreams(h2, t.requestMs);
+  dispatchStreams(h2, { requestMs: t.requestMs, longLived, maxLongLived: config.limits.maxStreamingCallsPerIp, events }, handler.claimStream);
+  idleSessions(h2, t.idleSessionMs); // an idle session (no frames) is destroyed
   // Past this many open sockets new ones are closed on accept, so clients cannot use up every descriptor.
   outer.maxConnections = config.limits.maxConnections;
 
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session: http2.ServerHttp2Session) => {
+    absorbErrors(session, events, "session_error");
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
   outer.on("connection", (socket: net.Socket) => {
+    const key = connectionSlots.keyOf(socket.remoteAddress);
+    if (key !== null && !connectionSlots.take(key)) {
+      events.count("connection_refused_per_ip");
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      if (key !== null) connectionSlots.release(key);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -205,6 +234,7 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
       await closed;
       clearInterval(idleSweep);
       clearTimeout(deadline);
+      stalls.stop();
       if (config.mode === "http") h1.close(); // stops node:http's connection-checking timer
     },
   };

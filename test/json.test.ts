@@ -170,8 +170,25 @@ describe("POST /register and /resolve", () => {
     }
   });
 
-  it("refuses a body that is not declared as JSON", async () => {
-    expectError(await post("/resolve", "{}", { "content-type": "text/plain" }), 400, "INVALID_INPUT");
+  it("refuses a body that is not declared as JSON with 415, and accepts JSON with parameters", async () => {
+    for (const ct of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      const r = await post("/resolve", "{}", { "content-type": ct });
+      expectError(r, 415, "INVALID_INPUT");
+      expect(JSON.parse(r.text).error.message).toContain("application/json");
+    }
+    // No content type at all: what a cross-site "simple" POST without a preflight can send.
+    const bare = await new Promise<number>((resolve, reject) => {
+      const req = http.request(reg.url + "/nodes", { method: "POST" }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end('{"nodes":[]}');
+    });
+    expect(bare).toBe(415);
+    for (const ct of ["application/json; charset=utf-8", "Application/JSON"]) {
+      expect((await post("/resolve", "{}", { "content-type": ct })).status).toBe(400); // JSON, but not a resolve
+    }
   });
 });
 

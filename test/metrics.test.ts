@@ -183,6 +183,13 @@ function promClientRecorder(): Recorder {
     labelNames: ["method"],
     registers,
   });
+  // Added with the listener's per-address caps: exported (empty) from the start.
+  new Counter({
+    name: "enigma_transport_events_total",
+    help: "Connections and streams the listener refused or closed (per-address caps, stalled writes) and stream or session errors it absorbed",
+    labelNames: ["event"],
+    registers,
+  });
   return {
     operation(name) {
       rateLimited.labels(name).inc(0);

@@ -13,7 +13,7 @@ import {
 } from "@connectrpc/connect";
 import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PublicIdentity } from "../wire/domain.js";
 import { CONNECT_CODE, asRegistryError, invalidInput } from "../wire/errors.js";
-import { verifiedCertificate } from "../guard/access.js";
+import { type BulkWrite, verifiedCertificate } from "../guard/access.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
 import { type RequestObserver, rpcSurface } from "../ops/observe.js";
 import { type BatchLimits, checkBatch } from "../config/limits.js";
@@ -118,6 +118,8 @@ function identityFrom(id: ProtoIdentity): PublicIdentity | null {
 export interface RegistryMethod<I extends DescMessage, O extends DescMessage> {
   readonly operation: string;
   readonly method: DescMethodUnary<I, O>;
+  /** Set for the bulk writes [access] guards: their credentials are checked before the body is read. */
+  readonly access?: BulkWrite;
   run(req: MessageShape<I>, ctx: CallContext): Promise<MessageInitShape<O>>;
 }
 
@@ -173,6 +175,7 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
     sync: {
       operation: "sync",
       method: m.sync,
+      access: "sync",
       async run(req, ctx) {
         checkBatch(req.identities.length, limits.maxSyncIdentities, "identities");
         return { merged: await registry.sync(ctx, req.identities.map(identityFrom)) };
@@ -188,6 +191,7 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
     addNodes: {
       operation: "add_nodes",
       method: m.addNodes,
+      access: "add_nodes",
       async run(req, ctx) {
         checkBatch(req.nodes.length, limits.maxNodes, "nodes");
         return { merged: await registry.addNodes(ctx, req.nodes.map((n) => validate.nodeUrl(n.baseUrl))) };

@@ -19,12 +19,14 @@ import zlib from "node:zlib";
 import { type DescMessage, create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { verifiedCertificate } from "../guard/access.js";
+import { type BulkWrite, verifiedCertificate } from "../guard/access.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
 import { type RequestObserver, rpcSurface } from "../ops/observe.js";
 import type { CallContext } from "../wire/domain.js";
 import { asRegistryError } from "../wire/errors.js";
 import { type RegistryMethod, type RegistryMethods, toConnectError } from "./connect.js";
+import { deadlinePassed } from "../transport/streams.js";
+import { MAX_TIMER_MS } from "./deadlineHeaders.js";
 import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
 
 const SERVICE_PREFIX = `/${RegistryService.typeName}/`;
@@ -54,6 +56,10 @@ export interface GrpcUnaryOptions {
   readonly readMaxBytes: number;
   /** The same for Sync ([limits] max_sync_body_bytes). */
   readonly syncReadMaxBytes: number;
+  /** Throws UNAUTHORIZED unless the caller may run a bulk write ([access]); checked before the body is read. */
+  readonly authorize: (op: BulkWrite, ctx: CallContext) => void;
+  /** A call cut off by the listener's request deadline (logged as a warning, without a stack). */
+  readonly onDeadline: (operation: string, clientIp: string) => void;
 }
 
 /** Takes the streams it serves (returns true); leaves every other stream to connect-node. */
@@ -66,25 +72,35 @@ export function grpcUnaryServer(opts: GrpcUnaryOptions): StreamClaimer {
     byPath.set(SERVICE_PREFIX + m.method.name, { method: m, op: opts.observer.operation(m.operation), readMaxBytes });
   }
   return (stream, headers) => {
-    const path = headers[":path"];
-    if (path === undefined || !path.startsWith(SERVICE_PREFIX) || headers[":method"] !== "POST") return false;
+    const url = headers[":path"];
+    if (url === undefined || !url.startsWith(SERVICE_PREFIX) || headers[":method"] !== "POST") return false;
     const contentType = headers["content-type"];
     if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
     // A call with an Origin goes through the CORS layer and connect-node (browsers never speak native gRPC).
     if (headers.origin !== undefined) return false;
+    // The server's stream listener gave every stream its 'error' listener before this runs.
+    // A query string is ignored, as connect-node ignores it.
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
     const target = byPath.get(path);
     if (target === undefined) {
       refuse(stream, new ConnectError(`${path} is not implemented`, Code.Unimplemented));
       return true;
     }
-    // A reset or broken stream must not become an uncaught 'error' event.
-    stream.on("error", ignore);
-    void serve(stream, headers, target, opts);
+    serve(stream, headers, target, opts).catch(opts.onInternalError); // serve answers its own errors; this is the last guard
     return true;
   };
 }
 
-function ignore(): void {}
+/** False once the stream is closed, reset or answered: nothing more may be written to it. */
+function answerable(stream: http2.ServerHttp2Stream): boolean {
+  return !stream.destroyed && !stream.closed && !stream.headersSent;
+}
+
+/** How a call the client or the deadline ended before its answer is counted. */
+function endedEarly(stream: http2.ServerHttp2Stream): string {
+  return deadlinePassed(stream) ? "DEADLINE_EXCEEDED" : "CANCELLED";
+}
 
 function encodingOf(value: string | undefined): Encoding | "identity" | null {
   if (value === undefined || value === "identity") return "identity";
@@ -137,14 +153,17 @@ function readBody(stream: http2.ServerHttp2Stream, max: number): Promise<Buffer 
     stream.once("end", () => {
       if (!over) resolve(chunks === null ? (first ?? Buffer.alloc(0)) : Buffer.concat(chunks, size));
     });
-    stream.once("error", reject);
-    stream.once("aborted", () => reject(new Error("stream aborted")));
+    // A reset, a broken connection or the listener's deadline: the call cannot be answered.
+    const gone = (): void => reject(new ConnectError("the stream ended before its request was read", Code.Canceled));
+    stream.once("error", gone);
+    stream.once("aborted", gone);
+    stream.once("close", gone); // after 'end' this is a no-op: the promise is settled
   });
 }
 
 /** A trailers-only answer: the status in the response headers, no body. */
 function refuse(stream: http2.ServerHttp2Stream, error: ConnectError): void {
-  if (stream.destroyed || stream.headersSent) return;
+  if (!answerable(stream)) return;
   const status = setTrailerStatus(new Headers(), error);
   const headers: http2.OutgoingHttpHeaders = {
     ":status": 200,
@@ -232,12 +251,14 @@ async function serve(
     const timeout = parseTimeout((headers["grpc-timeout"] as string | undefined) ?? null, Number.MAX_SAFE_INTEGER);
     if (timeout.error) throw timeout.error;
     const deadline =
-      timeout.timeoutMs === undefined
+      timeout.timeoutMs === undefined || timeout.timeoutMs > MAX_TIMER_MS
         ? null
         : new Promise<never>((_, reject) => {
             timer = setTimeout(reject, timeout.timeoutMs, new ConnectError("the operation timed out", Code.DeadlineExceeded));
           });
 
+    // Credentials come from the headers: a bulk write is refused before its body is read.
+    if (method.access !== undefined) opts.authorize(method.access, ctx);
     const work = async () => {
       const body = await readBody(stream, readMaxBytes + 5);
       if (body === null) {
@@ -267,18 +288,34 @@ async function serve(
       flags = FLAG_COMPRESSED;
       responseHeaders["grpc-encoding"] = answerEncoding;
     }
+    if (!answerable(stream)) return ended(stream, op, surface, start, ctx.clientIp, method.operation, opts);
     op.done(surface, "OK", start, ctx.clientIp);
-    if (stream.destroyed) return; // the client gave up (or the deadline timer of server.ts cancelled it)
     stream.respond(responseHeaders, { waitForTrailers: true });
     stream.once("wantTrailers", sendTrailers);
     stream.end(frame(flags, out));
   } catch (err) {
     clearTimeout(timer);
+    if (!answerable(stream)) return ended(stream, op, surface, start, ctx.clientIp, method.operation, opts);
     // Protocol errors (ConnectError) are the client's; everything else went through the registry's codes.
     const error = err instanceof ConnectError ? err : toConnectError(err, opts.onInternalError);
     op.done(surface, err instanceof ConnectError ? connectCodeName(err.code) : asRegistryError(err).code, start, ctx.clientIp);
     refuse(stream, error);
   }
+}
+
+/** A call whose stream ended before it could be answered: counted, and a deadline logged as a warning. */
+function ended(
+  stream: http2.ServerHttp2Stream,
+  op: Observed["op"],
+  surface: ReturnType<typeof rpcSurface>,
+  start: number,
+  clientIp: string,
+  operation: string,
+  opts: GrpcUnaryOptions,
+): void {
+  const code = endedEarly(stream);
+  op.done(surface, code, start, clientIp);
+  if (code === "DEADLINE_EXCEEDED") opts.onDeadline(operation, clientIp);
 }
 
 /** How metrics and logs count a protocol error: the registry's code where one fits. */
@@ -288,6 +325,8 @@ function connectCodeName(code: Code): string {
       return "PAYLOAD_TOO_LARGE";
     case Code.DeadlineExceeded:
       return "DEADLINE_EXCEEDED";
+    case Code.Canceled:
+      return "CANCELLED";
     case Code.Unimplemented:
       return "UNIMPLEMENTED";
     default:

@@ -44,7 +44,7 @@ export function sendError(req: Request, res: Response, err: RegistryError): void
   }
   const retryAfter = retryAfterSeconds(err);
   if (retryAfter !== undefined) res.setHeader("retry-after", retryAfter);
-  sendJson(res, HTTP_STATUS[err.code], errorBody(err));
+  sendJson(res, err.httpStatus ?? HTTP_STATUS[err.code], errorBody(err));
 }
 
 function tooLarge(max: number): RegistryError {

@@ -151,6 +151,8 @@ function routes(registry: Registry, maxBodyBytes: number, maxSyncBodyBytes: numb
 
 const CHECK_USER_PREFIX = "/check_user/";
 
+const NOT_JSON = new RegistryError("INVALID_INPUT", "content-type must be application/json", undefined, { httpStatus: 415 });
+
 /** Operation names for metrics and logs: the RPC names, so both surfaces line up. */
 const OPERATION: Readonly<Record<string, string>> = {
   "POST /register": "register",
@@ -174,9 +176,16 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(",") : v;
 }
 
-/** Content types a JSON body may declare; a missing one is accepted as JSON. */
+/**
+ * Content types a JSON body may declare: application/json or application/*+json,
+ * with any parameters. A missing one is refused too: a web page can POST
+ * without a content type (or as text/plain, a form) as a CORS "simple"
+ * request with no preflight, so requiring JSON keeps other sites' pages from
+ * writing to a registry on the operator's network. Compatible clients send it
+ * (the original server required it).
+ */
 function isJsonContentType(ct: string | undefined): boolean {
-  if (ct === undefined) return true;
+  if (ct === undefined) return false;
   const semi = ct.indexOf(";");
   const mime = (semi === -1 ? ct : ct.slice(0, semi)).trim().toLowerCase();
   return mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"));
@@ -213,7 +222,7 @@ export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: R
     }
     const { handler, op } = route;
     if (method === "POST" && !isJsonContentType(req.headers["content-type"])) {
-      sendError(req, res, invalidInput("content-type must be application/json"));
+      sendError(req, res, NOT_JSON);
       op.done("json", "INVALID_INPUT", start, ip);
       return;
     }

@@ -52,6 +52,7 @@ export interface OpsRoutesOptions {
 type Listener = (req: Request, res: Response) => void;
 
 const ALIVE = '{"status":"ok"}';
+const METRICS_RENDERS_PER_SECOND = 50;
 const READY = '{"status":"ready"}';
 
 /** The [ops] address listener: /healthz, /readyz and /metrics, and 404 NOT_FOUND for anything else. */
@@ -83,8 +84,39 @@ export function withOpsRoutes(opts: OpsRoutesOptions, next: Listener): Listener 
     sendJson(res, 200, READY);
   };
 
+  // The path has no rate limit and is public unless [ops] address moves it:
+  // renders are shared while one is running, and past METRICS_RENDERS_PER_SECOND
+  // in a second the last text is served again, so a flood of scrapes costs a
+  // few renders a second. Scrapers and tests ask far less often and always
+  // see fresh figures.
+  let lastText: Promise<string> | null = null;
+  let rendering: Promise<string> | null = null;
+  let windowStart = 0;
+  let rendersInWindow = 0;
+  const metricsBody = (): Promise<string> => {
+    if (rendering !== null) return rendering;
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      rendersInWindow = 0;
+    }
+    if (rendersInWindow >= METRICS_RENDERS_PER_SECOND && lastText !== null) return lastText;
+    rendersInWindow++;
+    const text = metrics.text();
+    rendering = text;
+    text.then(
+      () => {
+        lastText = text;
+        rendering = null;
+      },
+      () => {
+        rendering = null; // a failed render is not kept
+      },
+    );
+    return text;
+  };
   const metricsText = async (res: Response): Promise<void> => {
-    const body = await metrics.text();
+    const body = await metricsBody();
     res.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(body) });
     res.end(body);
   };

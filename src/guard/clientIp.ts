@@ -97,6 +97,11 @@ export class ClientIpResolver {
     return client;
   }
 
+  /** Whether a TCP peer is one of the trusted proxies (they are exempt from per-address caps). */
+  isTrustedProxy(peerAddress: string): boolean {
+    return this.isTrusted(normalizeIp(peerAddress));
+  }
+
   private isTrusted(ip: string): boolean {
     const family = isIP(ip);
     if (family === 0 || this.trusted === null) return false;

@@ -110,12 +110,17 @@ export class Metrics {
     "Store calls that failed (storage unreachable: UNAVAILABLE)",
     ["method"],
   );
+  readonly transport = new CounterFamily(
+    "enigma_transport_events_total",
+    "Connections and streams the listener refused or closed (per-address caps, stalled writes) and stream or session errors it absorbed",
+    ["event"],
+  );
   private readonly operations = new Map<string, OperationMetrics>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // Registration order is exposition order.
     for (const family of [
-      this.requests, this.latency, this.rateLimited, this.powFailures, this.storageLatency, this.storageErrors,
+      this.requests, this.latency, this.rateLimited, this.powFailures, this.storageLatency, this.storageErrors, this.transport,
     ]) {
       registerFamily(this.registry, family);
     }

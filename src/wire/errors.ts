@@ -26,13 +26,21 @@ export class RegistryError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
   readonly reason: ErrorReason | undefined;
+  /** The JSON paths' HTTP status when it is not the code's usual one (415 for a body that is not JSON). */
+  readonly httpStatus: number | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, opts?: { readonly reason?: ErrorReason }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    opts?: { readonly reason?: ErrorReason; readonly httpStatus?: number },
+  ) {
     super(message);
     this.name = "RegistryError";
     this.code = code;
     this.details = details;
     this.reason = opts?.reason;
+    this.httpStatus = opts?.httpStatus;
   }
 
   /** details.retry_after_ms when set (RATE_LIMITED carries it), else undefined. */

@@ -4,7 +4,10 @@
 import { ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config/config.js";
-import { peerContextValues, registryMethods, registryRoutes, toConnectError } from "./adapters/connect.js";
+import { callContextValues, registryMethods, registryRoutes } from "./adapters/connect.js";
+import { callContext, rpcErrorOf } from "./adapters/call.js";
+import { OPERATION_BY_RPC_PATH } from "./adapters/operations.js";
+import { withSpecGrpcMessage } from "./adapters/grpcMessageEncoding.js";
 import { refuseBeforeBody } from "./adapters/earlyRefusal.js";
 import { dropOverlongDeadline } from "./adapters/deadlineHeaders.js";
 import { withCors } from "./adapters/cors.js";
@@ -25,7 +28,6 @@ import { REFLECTION_FILES, REFLECTION_SERVICES, Reflection, reflectionRoutes } f
 import { Registry } from "./registry.js";
 import type { RequestHandler } from "./server.js";
 import type { TransportEvents } from "./transport/events.js";
-import { type BulkWrite, verifiedCertificate } from "./guard/access.js";
 import { InstrumentedStore } from "./store/instrumented.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/store.js";
@@ -105,7 +107,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       routes: parseErrorsAreInvalidArgument((router: ConnectRouter) => routes.forEach((r) => r(router))),
       fallback: opsAndJson,
       interceptors: [logPlainErrors(logger)],
-      contextValues: peerContextValues,
+      contextValues: callContextValues(clientIp),
       readMaxBytes,
     });
   const bounded = withSyncBodyBound(connectAdapter(config.limits.maxBodyBytes), connectAdapter(config.limits.maxSyncBodyBytes));
@@ -114,6 +116,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const handler: RequestHandler = (req, res) => {
     if (!isRpcPath(req.url)) return opsAndJson(req, res);
     dropOverlongDeadline(req);
+    if (isNativeGrpc(req.headers["content-type"])) withSpecGrpcMessage(res);
     rpc(req, res);
   };
   // Unary gRPC calls of RegistryService skip connect-node (it serves the rest).
@@ -175,10 +178,10 @@ function withSyncBodyBound(main: RequestHandler, sync: RequestHandler): RequestH
   };
 }
 
-const BULK_WRITES: ReadonlyMap<string, BulkWrite> = new Map([
-  [SYNC_PATH, "sync"],
-  [`/${RegistryService.typeName}/${RegistryService.method.addNodes.name}`, "add_nodes"],
-]);
+/** gRPC over HTTP/2 (not gRPC-Web, whose trailers travel in the body). */
+function isNativeGrpc(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.startsWith("application/grpc") && !contentType.startsWith("application/grpc-web");
+}
 
 /**
  * connect-node reads a call's body before any handler runs: a bulk write
@@ -189,18 +192,12 @@ function withBulkWriteGate(registry: Registry, clientIp: ClientIpResolver, next:
   return (req, res) => {
     const url = req.url ?? "";
     const q = url.indexOf("?");
-    const op = BULK_WRITES.get(q === -1 ? url : url.slice(0, q));
-    if (op !== undefined) {
-      const xff = req.headers["x-forwarded-for"];
+    const access = OPERATION_BY_RPC_PATH.get(q === -1 ? url : url.slice(0, q))?.access;
+    if (access !== undefined) {
       try {
-        registry.authorize(op, {
-          clientIp: clientIp.resolve(req.socket?.remoteAddress, Array.isArray(xff) ? xff.join(",") : xff),
-          pow: undefined,
-          authorization: req.headers.authorization,
-          peerCertificate: verifiedCertificate(req.socket),
-        });
+        registry.authorize(access, callContext(clientIp, req.socket?.remoteAddress, req.socket, req.headers));
       } catch (err) {
-        return refuseBeforeBody(req, res, toConnectError(err, onInternalError));
+        return refuseBeforeBody(req, res, rpcErrorOf(err, onInternalError));
       }
     }
     next(req, res);

@@ -110,6 +110,42 @@ afterAll(async () => {
 
 // ------------------------------------------------------------------ tests
 
+describe("one spelling of grpc-message on both gRPC paths", () => {
+  // An Origin sends a native gRPC call through connect-node instead of the stream path.
+  const viaConnectNode = { origin: "http://page.example" };
+
+  it("writes the same grpc-message bytes on the stream path and on connect-node's path", async () => {
+    const bad = frame(toBinary(CheckUserRequestSchema, create(CheckUserRequestSchema, { handle: new Uint8Array(3) })));
+    const stream = await raw(`${SERVICE}/CheckUser`, bad);
+    const connectNode = await raw(`${SERVICE}/CheckUser`, bad, viaConnectNode);
+    expect(stream.headers["grpc-status"]).toBe("3");
+    expect(connectNode.headers["grpc-status"] ?? connectNode.trailers?.["grpc-status"]).toBe("3");
+    const spelled = connectNode.headers["grpc-message"] ?? connectNode.trailers?.["grpc-message"];
+    expect(stream.headers["grpc-message"]).toBe("handle must be 32 bytes");
+    expect(spelled).toBe(stream.headers["grpc-message"]);
+  });
+
+  it("hands a grpc-js client the same error text over both paths, punctuation included", async () => {
+    const client = grpcJs();
+    try {
+      const texts: string[] = [];
+      for (const extra of [{}, viaConnectNode]) {
+        const md = new grpc.Metadata();
+        for (const [k, v] of Object.entries(extra)) md.set(k, v);
+        // "identities has 1001 entries; the limit is 1000": encodeURIComponent escapes the ';' and grpc-js's decodeURI leaves it escaped.
+        const err = await failure(call(client, "sync", { identities: Array.from({ length: 1001 }, () => ({})) }, md));
+        expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+        texts.push(err.details);
+      }
+      expect(texts[0]).toBe("identities has 1001 entries; the limit is 1000");
+      expect(texts[1]).toBe(texts[0]);
+      expect(texts[0]).not.toMatch(/%[0-9A-F]{2}/);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe("@grpc/grpc-js", () => {
   it.each([
     ["without compression", {}],

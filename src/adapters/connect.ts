@@ -4,7 +4,6 @@
 import { performance } from "node:perf_hooks";
 import { type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape, create } from "@bufbuild/protobuf";
 import {
-  ConnectError,
   type ConnectRouter,
   type ContextValues,
   type HandlerContext,
@@ -12,72 +11,51 @@ import {
   createContextValues,
 } from "@connectrpc/connect";
 import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PublicIdentity } from "../wire/domain.js";
-import { CONNECT_CODE, asRegistryError, invalidInput } from "../wire/errors.js";
-import { type BulkWrite, verifiedCertificate } from "../guard/access.js";
+import { invalidInput } from "../wire/errors.js";
+import type { BulkWrite } from "../guard/access.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
 import { type RequestObserver, rpcSurface } from "../ops/observe.js";
 import { type BatchLimits, checkBatch } from "../config/limits.js";
 import type { Registry } from "../registry.js";
-import { type Request, retryAfterSeconds } from "./http.js";
+import type { Request } from "./http.js";
+import { type OnInternalError, callContext, headerText, resultCode, rpcErrorOf } from "./call.js";
+import { OPERATIONS } from "./operations.js";
 import * as validate from "../wire/validate.js";
 import {
   EnvelopePublicKeySchema,
-  ErrorInfoSchema,
   IdentityEnvelopeSchema,
   RegistryService,
   type IdentityEnvelope as ProtoEnvelope,
   type PublicIdentity as ProtoIdentity,
 } from "../../gen/enigma/registry/v1/registry_pb.js";
 
-/** The peer facts the Node adapter knows and the handlers need. */
-interface Peer {
-  readonly remoteAddress: string | undefined;
-  readonly forwardedFor: string | undefined;
-  readonly authorization?: string | undefined;
-  readonly peerCertificate?: (() => Uint8Array | undefined) | undefined;
-  /**
-   * content-type and x-enigma-pow as ctx.requestHeader.get() would answer,
-   * read off the Node request's plain header object (a web Headers get()
-   * validates its argument every time); undefined without peerContextValues.
-   */
-  readonly headers?: { readonly contentType: string | null; readonly pow: string | null };
+/** What a call's handler needs from the Node request: its context and its content type (for the surface). */
+interface CallFacts {
+  readonly call: CallContext;
+  readonly contentType: string | null;
 }
-const peerKey = createContextKey<Peer>({ remoteAddress: undefined, forwardedFor: undefined });
+const callKey = createContextKey<CallFacts | null>(null);
 
-// What Headers.append() (connect-node's conversion) and get() make of a Node header value.
-const HTTP_SPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
-const normalized = (v: string): string => v.replace(HTTP_SPACE, "");
-const headerValue = (v: string | string[] | undefined): string | null =>
-  v === undefined ? null : Array.isArray(v) ? v.map(normalized).join(", ") : normalized(v);
+/**
+ * For connectNodeAdapter's contextValues: the call's context, built from the
+ * Node request's plain header object (a web Headers get() validates its
+ * argument every time) by the same code as every other surface.
+ */
+export function callContextValues(clientIp: ClientIpResolver): (req: Request) => ContextValues {
+  return (req) =>
+    createContextValues().set(callKey, {
+      call: callContext(clientIp, req.socket?.remoteAddress, req.socket, req.headers),
+      contentType: headerText(req.headers["content-type"]) ?? null,
+    });
+}
 
-/** For connectNodeAdapter's contextValues: passes the TCP peer and x-forwarded-for to handlers. */
-export function peerContextValues(req: Request): ContextValues {
-  const xff = req.headers["x-forwarded-for"];
-  return createContextValues().set(peerKey, {
-    remoteAddress: req.socket?.remoteAddress,
-    forwardedFor: Array.isArray(xff) ? xff.join(",") : xff,
-    authorization: req.headers.authorization,
-    peerCertificate: verifiedCertificate(req.socket),
-    headers: { contentType: headerValue(req.headers["content-type"]), pow: headerValue(req.headers["x-enigma-pow"]) },
+/** The same facts from connect's own view, for a router used without callContextValues. */
+function callFactsOf(ctx: HandlerContext, clientIp: ClientIpResolver): CallFacts {
+  const headers: Record<string, string> = {};
+  ctx.requestHeader.forEach((value, name) => {
+    headers[name] = value;
   });
-}
-
-function requestHeaders(ctx: HandlerContext, peer: Peer): { readonly contentType: string | null; readonly pow: string | null } {
-  return peer.headers ?? { contentType: ctx.requestHeader.get("content-type"), pow: ctx.requestHeader.get("x-enigma-pow") };
-}
-
-export function toConnectError(err: unknown, onInternalError: (err: unknown) => void): ConnectError {
-  const e = asRegistryError(err);
-  if (e.code === "INTERNAL") onInternalError(err);
-  const info: MessageInitShape<typeof ErrorInfoSchema> = { code: e.code };
-  const retryAfterMs = e.retryAfterMs;
-  if (retryAfterMs !== undefined) info.retryAfterMs = BigInt(retryAfterMs);
-  if (e.reason !== undefined) info.reason = e.reason;
-  // Metadata becomes response headers on the Connect protocol (its 429 then
-  // has Retry-After, as the JSON paths' does) and trailers on gRPC.
-  const retryAfter = retryAfterSeconds(e);
-  const metadata = retryAfter === undefined ? undefined : { "retry-after": retryAfter };
-  return new ConnectError(e.message, CONNECT_CODE[e.code], metadata, [{ desc: ErrorInfoSchema, value: info }], err);
+  return { call: callContext(clientIp, undefined, undefined, headers), contentType: ctx.requestHeader.get("content-type") };
 }
 
 function handle(bytes: Uint8Array): Uint8Array {
@@ -138,7 +116,7 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
   const m = RegistryService.method;
   return {
     register: {
-      operation: "register",
+      operation: OPERATIONS.register.name,
       method: m.register,
       async run(req, ctx) {
         await registry.register(ctx, handle(req.handle), envelopeFrom(req.envelope));
@@ -146,7 +124,7 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
       },
     },
     resolve: {
-      operation: "resolve",
+      operation: OPERATIONS.resolve.name,
       method: m.resolve,
       async run(req, ctx) {
         const requester = validate.bytesOfLength(req.requesterEphemeralPubkey, validate.X25519_KEY_BYTES, "requester_ephemeral_pubkey");
@@ -155,14 +133,14 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
       },
     },
     checkUser: {
-      operation: "check_user",
+      operation: OPERATIONS.checkUser.name,
       method: m.checkUser,
       async run(req, ctx) {
         return { exists: await registry.checkUser(ctx, handle(req.handle)) };
       },
     },
     announce: {
-      operation: "announce",
+      operation: OPERATIONS.announce.name,
       method: m.announce,
       async run(req, ctx) {
         const p = req.presence;
@@ -173,46 +151,46 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
       },
     },
     sync: {
-      operation: "sync",
+      operation: OPERATIONS.sync.name,
       method: m.sync,
-      access: "sync",
+      access: OPERATIONS.sync.access,
       async run(req, ctx) {
         checkBatch(req.identities.length, limits.maxSyncIdentities, "identities");
         return { merged: await registry.sync(ctx, req.identities.map(identityFrom)) };
       },
     },
     listNodes: {
-      operation: "list_nodes",
+      operation: OPERATIONS.listNodes.name,
       method: m.listNodes,
       async run(_req, ctx) {
         return { nodes: (await registry.listNodes(ctx)).map((baseUrl) => ({ baseUrl })) };
       },
     },
     addNodes: {
-      operation: "add_nodes",
+      operation: OPERATIONS.addNodes.name,
       method: m.addNodes,
-      access: "add_nodes",
+      access: OPERATIONS.addNodes.access,
       async run(req, ctx) {
         checkBatch(req.nodes.length, limits.maxNodes, "nodes");
         return { merged: await registry.addNodes(ctx, req.nodes.map((n) => validate.nodeUrl(n.baseUrl))) };
       },
     },
     getEnvelopePublicKey: {
-      operation: "get_envelope_public_key",
+      operation: OPERATIONS.getEnvelopePublicKey.name,
       method: m.getEnvelopePublicKey,
       async run(_req, ctx) {
         return { key: keyTo(await registry.envelopePublicKey(ctx)) };
       },
     },
     listEnvelopePublicKeys: {
-      operation: "list_envelope_public_keys",
+      operation: OPERATIONS.listEnvelopePublicKeys.name,
       method: m.listEnvelopePublicKeys,
       async run(_req, ctx) {
         return { keys: (await registry.envelopePublicKeys(ctx)).map(keyTo) };
       },
     },
     getPowChallenge: {
-      operation: "get_pow_challenge",
+      operation: OPERATIONS.getPowChallenge.name,
       method: m.getPowChallenge,
       async run(_req, ctx) {
         const c = await registry.powChallenge(ctx);
@@ -225,7 +203,7 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
 export function registryRoutes(
   methods: RegistryMethods,
   clientIp: ClientIpResolver,
-  onInternalError: (err: unknown) => void,
+  onInternalError: OnInternalError,
   observer: RequestObserver,
 ) {
   // Every RPC: run the operation, translate errors, observe (metrics, log line).
@@ -233,21 +211,14 @@ export function registryRoutes(
     const op = observer.operation(m.operation);
     return async (req: MessageShape<I>, ctx: HandlerContext): Promise<MessageInitShape<O>> => {
       const start = performance.now();
-      const peer = ctx.values.get(peerKey);
-      const headers = requestHeaders(ctx, peer);
-      const c: CallContext = {
-        clientIp: clientIp.resolve(peer.remoteAddress, peer.forwardedFor),
-        pow: headers.pow ?? undefined,
-        authorization: peer.authorization ?? ctx.requestHeader.get("authorization") ?? undefined,
-        peerCertificate: peer.peerCertificate,
-      };
+      const { call, contentType } = ctx.values.get(callKey) ?? callFactsOf(ctx, clientIp);
       try {
-        const out = await m.run(req, c);
-        op.done(rpcSurface(headers.contentType), "OK", start, c.clientIp);
+        const out = await m.run(req, call);
+        op.done(rpcSurface(contentType), "OK", start, call.clientIp);
         return out;
       } catch (err) {
-        op.done(rpcSurface(headers.contentType), asRegistryError(err).code, start, c.clientIp);
-        throw toConnectError(err, onInternalError);
+        op.done(rpcSurface(contentType), resultCode(err), start, call.clientIp);
+        throw rpcErrorOf(err, onInternalError);
       }
     };
   };

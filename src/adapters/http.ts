@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { HTTP_STATUS, RegistryError } from "../wire/errors.js";
+import { retryAfterSeconds } from "./call.js";
 
 export type Request = IncomingMessage | Http2ServerRequest;
 /** The part of a response (HTTP/1.1 or the HTTP/2 compatibility API) the routes use. */
@@ -28,12 +29,6 @@ export function errorBody(err: RegistryError): string {
   const details = err.reason === undefined ? err.details : { ...err.details, reason: err.reason };
   if (details !== undefined) error["details"] = details;
   return JSON.stringify({ error });
-}
-
-/** Retry-After (whole seconds, rounded up) for a RATE_LIMITED error, else undefined. */
-export function retryAfterSeconds(err: RegistryError): string | undefined {
-  const ms = err.code === "RATE_LIMITED" ? err.retryAfterMs : undefined;
-  return ms === undefined ? undefined : String(Math.ceil(ms / 1000));
 }
 
 export function sendError(req: Request, res: Response, err: RegistryError): void {

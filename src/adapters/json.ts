@@ -5,8 +5,7 @@
 import { performance } from "node:perf_hooks";
 import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PowChallenge } from "../wire/domain.js";
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from "../wire/encoding.js";
-import { RegistryError, asRegistryError, invalidInput } from "../wire/errors.js";
-import { verifiedCertificate } from "../guard/access.js";
+import { RegistryError, invalidInput } from "../wire/errors.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
 import { readIdentity } from "../wire/identityJson.js";
 import * as shape from "../wire/jsonShape.js";
@@ -15,6 +14,8 @@ import type { OperationObserver, RequestObserver } from "../ops/observe.js";
 import type { Registry } from "../registry.js";
 import * as validate from "../wire/validate.js";
 import { type Request, type Response, readBody, sendError, sendJson } from "./http.js";
+import { callContext, registryErrorOf } from "./call.js";
+import { OPERATION_BY_ROUTE } from "./operations.js";
 
 export interface JsonRoutesOptions {
   readonly registry: Registry;
@@ -153,27 +154,9 @@ const CHECK_USER_PREFIX = "/check_user/";
 
 const NOT_JSON = new RegistryError("INVALID_INPUT", "content-type must be application/json", undefined, { httpStatus: 415 });
 
-/** Operation names for metrics and logs: the RPC names, so both surfaces line up. */
-const OPERATION: Readonly<Record<string, string>> = {
-  "POST /register": "register",
-  "POST /resolve": "resolve",
-  "GET /check_user/": "check_user",
-  "POST /announce": "announce",
-  "POST /sync": "sync",
-  "GET /nodes": "list_nodes",
-  "POST /nodes": "add_nodes",
-  "GET /envelope_pubkey": "get_envelope_public_key",
-  "GET /envelope_pubkeys": "list_envelope_public_keys",
-  "GET /pow/challenge": "get_pow_challenge",
-};
-
 interface Route {
   readonly handler: Handler;
   readonly op: OperationObserver;
-}
-
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v.join(",") : v;
 }
 
 /**
@@ -196,7 +179,7 @@ export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: R
   const { clientIp, onInternalError, observer } = opts;
   const table = new Map<string, Route>();
   for (const [key, handler] of routes(opts.registry, opts.maxBodyBytes, opts.maxSyncBodyBytes ?? opts.maxBodyBytes, opts.limits)) {
-    table.set(key, { handler, op: observer.operation(OPERATION[key] ?? key) });
+    table.set(key, { handler, op: observer.operation(OPERATION_BY_ROUTE.get(key)?.name ?? key) });
   }
   const unknownRoute = observer.operation("unknown");
 
@@ -214,7 +197,8 @@ export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: R
     } else {
       route = table.get(method + " " + path);
     }
-    const ip = clientIp.resolve(req.socket?.remoteAddress, headerValue(req.headers["x-forwarded-for"]));
+    const ctx = callContext(clientIp, req.socket?.remoteAddress, req.socket, req.headers);
+    const ip = ctx.clientIp;
     if (route === undefined) {
       sendError(req, res, new RegistryError("NOT_FOUND", `no route for ${method} ${path}`));
       unknownRoute.done("json", "NOT_FOUND", start, ip);
@@ -226,20 +210,13 @@ export function createJsonRoutes(opts: JsonRoutesOptions): (req: Request, res: R
       op.done("json", "INVALID_INPUT", start, ip);
       return;
     }
-    const ctx: CallContext = {
-      clientIp: ip,
-      pow: headerValue(req.headers["x-enigma-pow"]),
-      authorization: req.headers.authorization,
-      peerCertificate: verifiedCertificate(req.socket),
-    };
     handler(ctx, req, param).then(
       (body) => {
         sendJson(res, 200, body);
         op.done("json", "OK", start, ip);
       },
       (err: unknown) => {
-        const e = asRegistryError(err);
-        if (e.code === "INTERNAL") onInternalError(err);
+        const e = registryErrorOf(err, onInternalError);
         sendError(req, res, e);
         op.done("json", e.code, start, ip);
       },

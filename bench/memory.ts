@@ -8,7 +8,8 @@
 // full GC, (RSS after - RSS before) / N and the same for the V8 heap.
 import { performance } from "node:perf_hooks";
 import { createApp } from "../src/app.js";
-import { parseConfig, keygenToml } from "../src/config/config.js";
+import { parseConfig } from "../src/config/config.js";
+import { keygenToml } from "../src/config/generate.js";
 import { createLogger } from "../src/ops/log.js";
 import { userIdFromUsername } from "../client/src/index.js";
 import { benchIdentity } from "./identities.js";

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { initConfigToml } from "../src/config/config.js";
+import { initConfigToml } from "../src/config/generate.js";
 import { NPM_START_NODE_FLAGS } from "../test/helpers/npmStart.js";
 import { ROOT, freePort, median, sleep } from "./lib.js";
 

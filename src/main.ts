@@ -4,14 +4,15 @@
 // Logs are pino JSON lines on stdout; the announce line is a plain stdout
 // line of its own (scripts and tests match it); messages for the human at the
 // terminal (dev-mode warning, start-up errors) go to stderr.
-import { randomBytes, createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import http from "node:http";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
-import { type Config, ConfigError, developmentConfig, initConfigToml, keygenToml, loadConfigFile } from "./config/config.js";
-import { LOG_LEVELS, type LogLevel, createLogger, isLogLevel } from "./ops/log.js";
+import { type Config, ConfigError, loadConfigFile } from "./config/config.js";
+import { developmentConfig, initConfigToml, keygenToken, keygenToml } from "./config/generate.js";
+import { LOG_LEVELS, type LogLevel, isLogLevel } from "./config/logLevel.js";
+import { createLogger } from "./ops/log.js";
 import { listen } from "./server.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
 import { keygenTransparencyToml } from "./config/keygenTransparency.js";
@@ -48,19 +49,6 @@ function devConfig(): Config {
     ].join("\n"),
   );
   return dev.config;
-}
-
-/** A fresh bearer token for peers ([access] "peers") and the line that admits it. */
-function keygenToken(): string {
-  const token = randomBytes(32).toString("base64url");
-  const hash = createHash("sha256").update(token, "utf8").digest("hex");
-  return [
-    `# The token: give it to the peer, which sends "authorization: Bearer <token>". Keep it secret.`,
-    token,
-    `# Its SHA-256, for the registry's config: [access] with sync and/or add_nodes = "peers"`,
-    `token_sha256 = ["${hash}"]`,
-    "",
-  ].join("\n");
 }
 
 function isLoopback(host: string): boolean {

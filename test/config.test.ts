@@ -3,7 +3,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { ConfigError, developmentConfig, keygenToml, loadConfigFile, parseConfig } from "../src/config/config.js";
+import { ConfigError, loadConfigFile, parseConfig } from "../src/config/config.js";
+import { developmentConfig, keygenToml } from "../src/config/generate.js";
 import type { Config } from "../src/config/config.js";
 
 const PEPPER = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f";

@@ -7,7 +7,8 @@
 import { readFileSync } from "node:fs";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
-import { ConfigError, keygenToml, parseConfig } from "../src/config/config.js";
+import { ConfigError, parseConfig } from "../src/config/config.js";
+import { keygenToml } from "../src/config/generate.js";
 
 const ROOT = new URL("../", import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, ROOT), "utf8");

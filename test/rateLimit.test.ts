@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { developmentConfig, type Config, type RateLimitConfig } from "../src/config/config.js";
+import type { Config, RateLimitConfig } from "../src/config/config.js";
+import { developmentConfig } from "../src/config/generate.js";
 import type { RateScope } from "../src/wire/domain.js";
 import { RegistryError } from "../src/wire/errors.js";
 import {

@@ -3,15 +3,9 @@
 // error stacks for INTERNAL; never request bodies, identities, keys or the
 // pepper (the config object is never logged either).
 import { pino, type DestinationStream, type Logger } from "pino";
+import type { LogLevel } from "../config/logLevel.js";
 
 export type { Logger };
-
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export function isLogLevel(s: string): s is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(s);
-}
 
 /** A logger at `level`, writing to `destination` (default: stdout, one write per event-loop turn). */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {

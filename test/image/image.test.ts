@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ProtocolName, bytesToHex, createIdentity, createRegistryClient, identityToJson, userIdFromUsername } from "../../client/src/index.js";
-import { initConfigToml } from "../../src/config/config.js";
+import { initConfigToml } from "../../src/config/generate.js";
 import { freePort } from "../helpers/ports.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

@@ -112,7 +112,7 @@ afterAll(async () => {
 
 describe("one spelling of grpc-message on both gRPC paths", () => {
   // An Origin sends a native gRPC call through connect-node instead of the stream path.
-  const viaConnectNode = { origin: "http://page.example" };
+  const viaConnectNode: Record<string, string> = { origin: "http://page.example" };
 
   it("writes the same grpc-message bytes on the stream path and on connect-node's path", async () => {
     const bad = frame(toBinary(CheckUserRequestSchema, create(CheckUserRequestSchema, { handle: new Uint8Array(3) })));
@@ -129,7 +129,7 @@ describe("one spelling of grpc-message on both gRPC paths", () => {
     const client = grpcJs();
     try {
       const texts: string[] = [];
-      for (const extra of [{}, viaConnectNode]) {
+      for (const extra of [{}, viaConnectNode] as Record<string, string>[]) {
         const md = new grpc.Metadata();
         for (const [k, v] of Object.entries(extra)) md.set(k, v);
         // "identities has 1001 entries; the limit is 1000": encodeURIComponent escapes the ';' and grpc-js's decodeURI leaves it escaped.

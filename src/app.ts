@@ -26,7 +26,7 @@ import { Metrics } from "./ops/metrics.js";
 import { requestObserver } from "./ops/observe.js";
 import { REFLECTION_FILES, REFLECTION_SERVICES, Reflection, reflectionRoutes } from "./ops/reflection.js";
 import { Registry } from "./registry.js";
-import type { RequestHandler } from "./server.js";
+import type { RequestHandler } from "./adapters/http.js";
 import type { TransportEvents } from "./transport/events.js";
 import { InstrumentedStore } from "./store/instrumented.js";
 import { openStore } from "./store/open.js";

@@ -8,27 +8,17 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Config } from "./config/config.js";
-import type { NodeResponse, Request } from "./adapters/http.js";
-import type { StreamClaimer } from "./adapters/grpcUnary.js";
+import type { RequestHandler } from "./adapters/http.js";
 import { DEFAULT_TIMEOUTS, MAX_CONCURRENT_STREAMS, MAX_REQUESTS_PER_SOCKET, type Timeouts } from "./config/limits.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
 import { ClientIpResolver } from "./guard/clientIp.js";
 import { AddressSlots } from "./transport/addressSlots.js";
 import { answerInOrder } from "./transport/answerInOrder.js";
 import { IGNORE_TRANSPORT_EVENTS, type TransportEvents } from "./transport/events.js";
+import type { StreamClaimer } from "./adapters/http.js";
 import { absorbErrors, admitLongLived, armDeadline, idleSessions, isLongLived, refuseLongLived } from "./transport/streams.js";
 import { WriteStallWatch } from "./transport/writeStall.js";
 
-/**
- * The handler of every request; it may also claim HTTP/2 streams before
- * node's compatibility layer turns them into request/response objects (the
- * unary gRPC server does, src/adapters/grpcUnary.ts).
- */
-export type RequestHandler = ((req: Request, res: NodeResponse) => void) & {
-  readonly claimStream?: StreamClaimer;
-  /** Where the listener reports refused connections and absorbed stream errors (metrics, debug log). */
-  readonly transportEvents?: TransportEvents;
-};
 
 export interface Listening {
   /** e.g. http://127.0.0.1:8443 */

@@ -12,7 +12,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { ALLOW_HEADERS, EXPOSE_HEADERS, withCors } from "../src/adapters/cors.js";
-import type { RequestHandler } from "../src/server.js";
+import type { RequestHandler } from "../src/adapters/http.js";
 import { type Running, startRegistry, testToml, connectErrorOf } from "./helpers/registry.js";
 
 const APP = "https://app.example";

@@ -22,7 +22,7 @@
 // with a visitor's credentials).
 import { cors } from "@connectrpc/connect";
 import type { Config } from "../config/config.js";
-import type { RequestHandler } from "../server.js";
+import type { RequestHandler } from "./http.js";
 
 /** What the preflight answer writes; node:http and HTTP/2 compat responses both fit. */
 interface CorsResponse {

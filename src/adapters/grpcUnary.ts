@@ -28,6 +28,7 @@ import { type RequestObserver, rpcSurface } from "../ops/observe.js";
 import type { CallContext } from "../wire/domain.js";
 import { type OnInternalError, callContext, grpcMessage, resultCode, rpcErrorOf } from "./call.js";
 import type { RegistryMethod, RegistryMethods } from "./connect.js";
+import type { StreamClaimer } from "./http.js";
 import { deadlinePassed } from "../transport/streams.js";
 import { MAX_TIMER_MS } from "./deadlineHeaders.js";
 import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
@@ -63,8 +64,6 @@ export interface GrpcUnaryOptions {
   readonly onDeadline: (operation: string, clientIp: string) => void;
 }
 
-/** Takes the streams it serves (returns true); leaves every other stream to connect-node. */
-export type StreamClaimer = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
 export function grpcUnaryServer(opts: GrpcUnaryOptions): StreamClaimer {
   const byPath = new Map<string, Observed>();

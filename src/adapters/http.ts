@@ -2,7 +2,8 @@
 // (JSON paths and the operations surface). Works for node:http and for the
 // HTTP/2 compatibility API alike.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { TransportEvents } from "../transport/events.js";
 import { HTTP_STATUS, RegistryError } from "../wire/errors.js";
 import { retryAfterSeconds } from "./call.js";
 
@@ -14,6 +15,20 @@ export interface Response {
   end(body: string): unknown;
 }
 export type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/** Takes the HTTP/2 streams it serves (returns true); leaves every other stream to node's compatibility layer. */
+export type StreamClaimer = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean;
+
+/**
+ * The handler of every request the listener (src/server.ts) accepts; it may
+ * also claim HTTP/2 streams before node's compatibility layer turns them into
+ * request/response objects (the unary gRPC server does, grpcUnary.ts).
+ */
+export type RequestHandler = ((req: Request, res: NodeResponse) => void) & {
+  readonly claimStream?: StreamClaimer;
+  /** Where the listener reports refused connections and absorbed stream errors (metrics, debug log). */
+  readonly transportEvents?: TransportEvents;
+};
 
 export function sendJson(res: Response, status: number, body: string): void {
   res.writeHead(status, {

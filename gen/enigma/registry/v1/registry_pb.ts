@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file enigma/registry/v1/registry.proto.
  */
 export const file_enigma_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiFlbmlnbWEvcmVnaXN0cnkvdjEvcmVnaXN0cnkucHJvdG8SEmVuaWdtYS5yZWdpc3RyeS52MSJZChBJZGVudGl0eUVudmVsb3BlEgsKA2tpZBgBIAEoDBIVCg1zZW5kZXJfcHVia2V5GAIgASgMEg0KBW5vbmNlGAMgASgMEhIKCmNpcGhlcnRleHQYBCABKAwitAEKDlB1YmxpY0lkZW50aXR5Eg8KB3VzZXJfaWQYASABKAwSGgoNdXNlcm5hbWVfaGludBgCIAEoCUgAiAEBEhoKEnNpZ25pbmdfcHVibGljX2tleRgDIAEoDBIdChVlbmNyeXB0aW9uX3B1YmxpY19rZXkYBCABKAwSEQoJc2lnbmF0dXJlGAUgASgMEhUKDWNyZWF0ZWRfYXRfbXMYBiABKARCEAoOX3VzZXJuYW1lX2hpbnQiOAoIUHJlc2VuY2USDwoHdXNlcl9pZBgBIAEoDBIMCgRhZGRyGAIgASgJEg0KBXRzX21zGAMgASgEIhwKCE5vZGVJbmZvEhAKCGJhc2VfdXJsGAEgASgJIoMBChFFbnZlbG9wZVB1YmxpY0tleRILCgNraWQYASABKAwSGQoReDI1NTE5X3B1YmxpY19rZXkYAiABKAwSDgoGYWN0aXZlGAMgASgIEh8KEm5vdF9hZnRlcl9lcG9jaF9tcxgEIAEoBEgAiAEBQhUKE19ub3RfYWZ0ZXJfZXBvY2hfbXMiQQoJRXJyb3JJbmZvEgwKBGNvZGUYASABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYAiABKAQSDgoGcmVhc29uGAMgASgJIlkKD1JlZ2lzdGVyUmVxdWVzdBIOCgZoYW5kbGUYASABKAwSNgoIZW52ZWxvcGUYAiABKAsyJC5lbmlnbWEucmVnaXN0cnkudjEuSWRlbnRpdHlFbnZlbG9wZSIeChBSZWdpc3RlclJlc3BvbnNlEgoKAm9rGAEgASgIIkQKDlJlc29sdmVSZXF1ZXN0Eg4KBmhhbmRsZRgBIAEoDBIiChpyZXF1ZXN0ZXJfZXBoZW1lcmFsX3B1YmtleRgCIAEoDCJZCg9SZXNvbHZlUmVzcG9uc2USDgoGaGFuZGxlGAEgASgMEjYKCGVudmVsb3BlGAIgASgLMiQuZW5pZ21hLnJlZ2lzdHJ5LnYxLklkZW50aXR5RW52ZWxvcGUiIgoQQ2hlY2tVc2VyUmVxdWVzdBIOCgZoYW5kbGUYASABKAwiIwoRQ2hlY2tVc2VyUmVzcG9uc2USDgoGZXhpc3RzGAEgASgIIkEKD0Fubm91bmNlUmVxdWVzdBIuCghwcmVzZW5jZRgBIAEoCzIcLmVuaWdtYS5yZWdpc3RyeS52MS5QcmVzZW5jZSIeChBBbm5vdW5jZVJlc3BvbnNlEgoKAm9rGAEgASgIIkUKC1N5bmNSZXF1ZXN0EjYKCmlkZW50aXRpZXMYASADKAsyIi5lbmlnbWEucmVnaXN0cnkudjEuUHVibGljSWRlbnRpdHkiHgoMU3luY1Jlc3BvbnNlEg4KBm1lcmdlZBgBIAEoDSISChBMaXN0Tm9kZXNSZXF1ZXN0IkAKEUxpc3ROb2Rlc1Jlc3BvbnNlEisKBW5vZGVzGAEgAygLMhwuZW5pZ21hLnJlZ2lzdHJ5LnYxLk5vZGVJbmZvIj4KD0FkZE5vZGVzUmVxdWVzdBIrCgVub2RlcxgBIAMoCzIcLmVuaWdtYS5yZWdpc3RyeS52MS5Ob2RlSW5mbyIiChBBZGROb2Rlc1Jlc3BvbnNlEg4KBm1lcmdlZBgBIAEoDSIdChtHZXRFbnZlbG9wZVB1YmxpY0tleVJlcXVlc3QiUgocR2V0RW52ZWxvcGVQdWJsaWNLZXlSZXNwb25zZRIyCgNrZXkYASABKAsyJS5lbmlnbWEucmVnaXN0cnkudjEuRW52ZWxvcGVQdWJsaWNLZXkiHwodTGlzdEVudmVsb3BlUHVibGljS2V5c1JlcXVlc3QiVQoeTGlzdEVudmVsb3BlUHVibGljS2V5c1Jlc3BvbnNlEjMKBGtleXMYASADKAsyJS5lbmlnbWEucmVnaXN0cnkudjEuRW52ZWxvcGVQdWJsaWNLZXkiGAoWR2V0UG93Q2hhbGxlbmdlUmVxdWVzdCJUChdHZXRQb3dDaGFsbGVuZ2VSZXNwb25zZRIRCgljaGFsbGVuZ2UYASABKAkSEgoKZGlmZmljdWx0eRgCIAEoDRISCgpleHBpcmVzX21zGAMgASgEMtEHCg9SZWdpc3RyeVNlcnZpY2USVQoIUmVnaXN0ZXISIy5lbmlnbWEucmVnaXN0cnkudjEuUmVnaXN0ZXJSZXF1ZXN0GiQuZW5pZ21hLnJlZ2lzdHJ5LnYxLlJlZ2lzdGVyUmVzcG9uc2USUgoHUmVzb2x2ZRIiLmVuaWdtYS5yZWdpc3RyeS52MS5SZXNvbHZlUmVxdWVzdBojLmVuaWdtYS5yZWdpc3RyeS52MS5SZXNvbHZlUmVzcG9uc2USWAoJQ2hlY2tVc2VyEiQuZW5pZ21hLnJlZ2lzdHJ5LnYxLkNoZWNrVXNlclJlcXVlc3QaJS5lbmlnbWEucmVnaXN0cnkudjEuQ2hlY2tVc2VyUmVzcG9uc2USVQoIQW5ub3VuY2USIy5lbmlnbWEucmVnaXN0cnkudjEuQW5ub3VuY2VSZXF1ZXN0GiQuZW5pZ21hLnJlZ2lzdHJ5LnYxLkFubm91bmNlUmVzcG9uc2USSQoEU3luYxIfLmVuaWdtYS5yZWdpc3RyeS52MS5TeW5jUmVxdWVzdBogLmVuaWdtYS5yZWdpc3RyeS52MS5TeW5jUmVzcG9uc2USWAoJTGlzdE5vZGVzEiQuZW5pZ21hLnJlZ2lzdHJ5LnYxLkxpc3ROb2Rlc1JlcXVlc3QaJS5lbmlnbWEucmVnaXN0cnkudjEuTGlzdE5vZGVzUmVzcG9uc2USVQoIQWRkTm9kZXMSIy5lbmlnbWEucmVnaXN0cnkudjEuQWRkTm9kZXNSZXF1ZXN0GiQuZW5pZ21hLnJlZ2lzdHJ5LnYxLkFkZE5vZGVzUmVzcG9uc2USeQoUR2V0RW52ZWxvcGVQdWJsaWNLZXkSLy5lbmlnbWEucmVnaXN0cnkudjEuR2V0RW52ZWxvcGVQdWJsaWNLZXlSZXF1ZXN0GjAuZW5pZ21hLnJlZ2lzdHJ5LnYxLkdldEVudmVsb3BlUHVibGljS2V5UmVzcG9uc2USfwoWTGlzdEVudmVsb3BlUHVibGljS2V5cxIxLmVuaWdtYS5yZWdpc3RyeS52MS5MaXN0RW52ZWxvcGVQdWJsaWNLZXlzUmVxdWVzdBoyLmVuaWdtYS5yZWdpc3RyeS52MS5MaXN0RW52ZWxvcGVQdWJsaWNLZXlzUmVzcG9uc2USagoPR2V0UG93Q2hhbGxlbmdlEiouZW5pZ21hLnJlZ2lzdHJ5LnYxLkdldFBvd0NoYWxsZW5nZVJlcXVlc3QaKy5lbmlnbWEucmVnaXN0cnkudjEuR2V0UG93Q2hhbGxlbmdlUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CiFlbmlnbWEvcmVnaXN0cnkvdjEvcmVnaXN0cnkucHJvdG8SEmVuaWdtYS5yZWdpc3RyeS52MSJZChBJZGVudGl0eUVudmVsb3BlEgsKA2tpZBgBIAEoDBIVCg1zZW5kZXJfcHVia2V5GAIgASgMEg0KBW5vbmNlGAMgASgMEhIKCmNpcGhlcnRleHQYBCABKAwitAEKDlB1YmxpY0lkZW50aXR5Eg8KB3VzZXJfaWQYASABKAwSGgoNdXNlcm5hbWVfaGludBgCIAEoCUgAiAEBEhoKEnNpZ25pbmdfcHVibGljX2tleRgDIAEoDBIdChVlbmNyeXB0aW9uX3B1YmxpY19rZXkYBCABKAwSEQoJc2lnbmF0dXJlGAUgASgMEhUKDWNyZWF0ZWRfYXRfbXMYBiABKARCEAoOX3VzZXJuYW1lX2hpbnQiOAoIUHJlc2VuY2USDwoHdXNlcl9pZBgBIAEoDBIMCgRhZGRyGAIgASgJEg0KBXRzX21zGAMgASgEIhwKCE5vZGVJbmZvEhAKCGJhc2VfdXJsGAEgASgJIoMBChFFbnZlbG9wZVB1YmxpY0tleRILCgNraWQYASABKAwSGQoReDI1NTE5X3B1YmxpY19rZXkYAiABKAwSDgoGYWN0aXZlGAMgASgIEh8KEm5vdF9hZnRlcl9lcG9jaF9tcxgEIAEoBEgAiAEBQhUKE19ub3RfYWZ0ZXJfZXBvY2hfbXMiQQoJRXJyb3JJbmZvEgwKBGNvZGUYASABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYAiABKAQSDgoGcmVhc29uGAMgASgJIlkKD1JlZ2lzdGVyUmVxdWVzdBIOCgZoYW5kbGUYASABKAwSNgoIZW52ZWxvcGUYAiABKAsyJC5lbmlnbWEucmVnaXN0cnkudjEuSWRlbnRpdHlFbnZlbG9wZSIeChBSZWdpc3RlclJlc3BvbnNlEgoKAm9rGAEgASgIIlgKDlJlc29sdmVSZXF1ZXN0Eg4KBmhhbmRsZRgBIAEoDBIiChpyZXF1ZXN0ZXJfZXBoZW1lcmFsX3B1YmtleRgCIAEoDBISCgp3aXRoX3Byb29mGAMgASgIImgKD1Jlc29sdmVSZXNwb25zZRIOCgZoYW5kbGUYASABKAwSNgoIZW52ZWxvcGUYAiABKAsyJC5lbmlnbWEucmVnaXN0cnkudjEuSWRlbnRpdHlFbnZlbG9wZRINCgVwcm9vZhgDIAEoCSIiChBDaGVja1VzZXJSZXF1ZXN0Eg4KBmhhbmRsZRgBIAEoDCIjChFDaGVja1VzZXJSZXNwb25zZRIOCgZleGlzdHMYASABKAgiQQoPQW5ub3VuY2VSZXF1ZXN0Ei4KCHByZXNlbmNlGAEgASgLMhwuZW5pZ21hLnJlZ2lzdHJ5LnYxLlByZXNlbmNlIh4KEEFubm91bmNlUmVzcG9uc2USCgoCb2sYASABKAgiRQoLU3luY1JlcXVlc3QSNgoKaWRlbnRpdGllcxgBIAMoCzIiLmVuaWdtYS5yZWdpc3RyeS52MS5QdWJsaWNJZGVudGl0eSIeCgxTeW5jUmVzcG9uc2USDgoGbWVyZ2VkGAEgASgNIhIKEExpc3ROb2Rlc1JlcXVlc3QiQAoRTGlzdE5vZGVzUmVzcG9uc2USKwoFbm9kZXMYASADKAsyHC5lbmlnbWEucmVnaXN0cnkudjEuTm9kZUluZm8iPgoPQWRkTm9kZXNSZXF1ZXN0EisKBW5vZGVzGAEgAygLMhwuZW5pZ21hLnJlZ2lzdHJ5LnYxLk5vZGVJbmZvIiIKEEFkZE5vZGVzUmVzcG9uc2USDgoGbWVyZ2VkGAEgASgNIh0KG0dldEVudmVsb3BlUHVibGljS2V5UmVxdWVzdCJSChxHZXRFbnZlbG9wZVB1YmxpY0tleVJlc3BvbnNlEjIKA2tleRgBIAEoCzIlLmVuaWdtYS5yZWdpc3RyeS52MS5FbnZlbG9wZVB1YmxpY0tleSIfCh1MaXN0RW52ZWxvcGVQdWJsaWNLZXlzUmVxdWVzdCJVCh5MaXN0RW52ZWxvcGVQdWJsaWNLZXlzUmVzcG9uc2USMwoEa2V5cxgBIAMoCzIlLmVuaWdtYS5yZWdpc3RyeS52MS5FbnZlbG9wZVB1YmxpY0tleSIYChZHZXRQb3dDaGFsbGVuZ2VSZXF1ZXN0IlQKF0dldFBvd0NoYWxsZW5nZVJlc3BvbnNlEhEKCWNoYWxsZW5nZRgBIAEoCRISCgpkaWZmaWN1bHR5GAIgASgNEhIKCmV4cGlyZXNfbXMYAyABKAQiFgoUR2V0Q2hlY2twb2ludFJlcXVlc3QiKwoVR2V0Q2hlY2twb2ludFJlc3BvbnNlEhIKCmNoZWNrcG9pbnQYASABKAkiQAoaR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QSEAoIb2xkX3NpemUYASABKAQSEAoIbmV3X3NpemUYAiABKAQiLQobR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlEg4KBmhhc2hlcxgBIAMoDCIcChpHZXRUcmFuc3BhcmVuY3lLZXlzUmVxdWVzdCIoCgpXaXRuZXNzS2V5EgwKBG5hbWUYASABKAkSDAoEdmtleRgCIAEoCSKiAQobR2V0VHJhbnNwYXJlbmN5S2V5c1Jlc3BvbnNlEg4KBm9yaWdpbhgBIAEoCRIQCghsb2dfdmtleRgCIAEoCRIWCg52cmZfcHVibGljX2tleRgDIAEoDBIxCgl3aXRuZXNzZXMYBCADKAsyHi5lbmlnbWEucmVnaXN0cnkudjEuV2l0bmVzc0tleRIWCg53aXRuZXNzX3F1b3J1bRgFIAEoDTKnCgoPUmVnaXN0cnlTZXJ2aWNlElUKCFJlZ2lzdGVyEiMuZW5pZ21hLnJlZ2lzdHJ5LnYxLlJlZ2lzdGVyUmVxdWVzdBokLmVuaWdtYS5yZWdpc3RyeS52MS5SZWdpc3RlclJlc3BvbnNlElIKB1Jlc29sdmUSIi5lbmlnbWEucmVnaXN0cnkudjEuUmVzb2x2ZVJlcXVlc3QaIy5lbmlnbWEucmVnaXN0cnkudjEuUmVzb2x2ZVJlc3BvbnNlElgKCUNoZWNrVXNlchIkLmVuaWdtYS5yZWdpc3RyeS52MS5DaGVja1VzZXJSZXF1ZXN0GiUuZW5pZ21hLnJlZ2lzdHJ5LnYxLkNoZWNrVXNlclJlc3BvbnNlElUKCEFubm91bmNlEiMuZW5pZ21hLnJlZ2lzdHJ5LnYxLkFubm91bmNlUmVxdWVzdBokLmVuaWdtYS5yZWdpc3RyeS52MS5Bbm5vdW5jZVJlc3BvbnNlEkkKBFN5bmMSHy5lbmlnbWEucmVnaXN0cnkudjEuU3luY1JlcXVlc3QaIC5lbmlnbWEucmVnaXN0cnkudjEuU3luY1Jlc3BvbnNlElgKCUxpc3ROb2RlcxIkLmVuaWdtYS5yZWdpc3RyeS52MS5MaXN0Tm9kZXNSZXF1ZXN0GiUuZW5pZ21hLnJlZ2lzdHJ5LnYxLkxpc3ROb2Rlc1Jlc3BvbnNlElUKCEFkZE5vZGVzEiMuZW5pZ21hLnJlZ2lzdHJ5LnYxLkFkZE5vZGVzUmVxdWVzdBokLmVuaWdtYS5yZWdpc3RyeS52MS5BZGROb2Rlc1Jlc3BvbnNlEnkKFEdldEVudmVsb3BlUHVibGljS2V5Ei8uZW5pZ21hLnJlZ2lzdHJ5LnYxLkdldEVudmVsb3BlUHVibGljS2V5UmVxdWVzdBowLmVuaWdtYS5yZWdpc3RyeS52MS5HZXRFbnZlbG9wZVB1YmxpY0tleVJlc3BvbnNlEn8KFkxpc3RFbnZlbG9wZVB1YmxpY0tleXMSMS5lbmlnbWEucmVnaXN0cnkudjEuTGlzdEVudmVsb3BlUHVibGljS2V5c1JlcXVlc3QaMi5lbmlnbWEucmVnaXN0cnkudjEuTGlzdEVudmVsb3BlUHVibGljS2V5c1Jlc3BvbnNlEmoKD0dldFBvd0NoYWxsZW5nZRIqLmVuaWdtYS5yZWdpc3RyeS52MS5HZXRQb3dDaGFsbGVuZ2VSZXF1ZXN0GisuZW5pZ21hLnJlZ2lzdHJ5LnYxLkdldFBvd0NoYWxsZW5nZVJlc3BvbnNlEmQKDUdldENoZWNrcG9pbnQSKC5lbmlnbWEucmVnaXN0cnkudjEuR2V0Q2hlY2twb2ludFJlcXVlc3QaKS5lbmlnbWEucmVnaXN0cnkudjEuR2V0Q2hlY2twb2ludFJlc3BvbnNlEnYKE0dldENvbnNpc3RlbmN5UHJvb2YSLi5lbmlnbWEucmVnaXN0cnkudjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QaLy5lbmlnbWEucmVnaXN0cnkudjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlEnYKE0dldFRyYW5zcGFyZW5jeUtleXMSLi5lbmlnbWEucmVnaXN0cnkudjEuR2V0VHJhbnNwYXJlbmN5S2V5c1JlcXVlc3QaLy5lbmlnbWEucmVnaXN0cnkudjEuR2V0VHJhbnNwYXJlbmN5S2V5c1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * IdentityEnvelope is a PublicIdentity sealed with XChaCha20-Poly1305.
@@ -275,6 +275,14 @@ export type ResolveRequest = Message<"enigma.registry.v1.ResolveRequest"> & {
    * @generated from field: bytes requester_ephemeral_pubkey = 2;
    */
   requesterEphemeralPubkey: Uint8Array;
+
+  /**
+   * Ask for a c2sp.org/tlog-proof of the identity's entry in the
+   * transparency log (FEATURE_DISABLED while the log is off).
+   *
+   * @generated from field: bool with_proof = 3;
+   */
+  withProof: boolean;
 };
 
 /**
@@ -299,6 +307,14 @@ export type ResolveResponse = Message<"enigma.registry.v1.ResolveResponse"> & {
    * @generated from field: enigma.registry.v1.IdentityEnvelope envelope = 2;
    */
   envelope?: IdentityEnvelope | undefined;
+
+  /**
+   * With with_proof: the c2sp.org/tlog-proof@v1 text of the identity's entry;
+   * its extra line holds the VRF proof, the nonce and the logged commitment.
+   *
+   * @generated from field: string proof = 3;
+   */
+  proof: string;
 };
 
 /**
@@ -607,6 +623,175 @@ export const GetPowChallengeResponseSchema: GenMessage<GetPowChallengeResponse> 
   messageDesc(file_enigma_registry_v1_registry, 25);
 
 /**
+ * GetCheckpointRequest is the request of GetCheckpoint.
+ *
+ * @generated from message enigma.registry.v1.GetCheckpointRequest
+ */
+export type GetCheckpointRequest = Message<"enigma.registry.v1.GetCheckpointRequest"> & {
+};
+
+/**
+ * Describes the message enigma.registry.v1.GetCheckpointRequest.
+ * Use `create(GetCheckpointRequestSchema)` to create a new message.
+ */
+export const GetCheckpointRequestSchema: GenMessage<GetCheckpointRequest> = /*@__PURE__*/
+  messageDesc(file_enigma_registry_v1_registry, 26);
+
+/**
+ * GetCheckpointResponse is the response of GetCheckpoint.
+ *
+ * @generated from message enigma.registry.v1.GetCheckpointResponse
+ */
+export type GetCheckpointResponse = Message<"enigma.registry.v1.GetCheckpointResponse"> & {
+  /**
+   * The signed note: origin, tree size, root hash, then the log's signature
+   * and the witnesses' cosignatures.
+   *
+   * @generated from field: string checkpoint = 1;
+   */
+  checkpoint: string;
+};
+
+/**
+ * Describes the message enigma.registry.v1.GetCheckpointResponse.
+ * Use `create(GetCheckpointResponseSchema)` to create a new message.
+ */
+export const GetCheckpointResponseSchema: GenMessage<GetCheckpointResponse> = /*@__PURE__*/
+  messageDesc(file_enigma_registry_v1_registry, 27);
+
+/**
+ * GetConsistencyProofRequest is the request of GetConsistencyProof.
+ *
+ * @generated from message enigma.registry.v1.GetConsistencyProofRequest
+ */
+export type GetConsistencyProofRequest = Message<"enigma.registry.v1.GetConsistencyProofRequest"> & {
+  /**
+   * @generated from field: uint64 old_size = 1;
+   */
+  oldSize: bigint;
+
+  /**
+   * @generated from field: uint64 new_size = 2;
+   */
+  newSize: bigint;
+};
+
+/**
+ * Describes the message enigma.registry.v1.GetConsistencyProofRequest.
+ * Use `create(GetConsistencyProofRequestSchema)` to create a new message.
+ */
+export const GetConsistencyProofRequestSchema: GenMessage<GetConsistencyProofRequest> = /*@__PURE__*/
+  messageDesc(file_enigma_registry_v1_registry, 28);
+
+/**
+ * GetConsistencyProofResponse is the response of GetConsistencyProof; the
+ * proof from old_size 0 or old_size = new_size is empty.
+ *
+ * @generated from message enigma.registry.v1.GetConsistencyProofResponse
+ */
+export type GetConsistencyProofResponse = Message<"enigma.registry.v1.GetConsistencyProofResponse"> & {
+  /**
+   * @generated from field: repeated bytes hashes = 1;
+   */
+  hashes: Uint8Array[];
+};
+
+/**
+ * Describes the message enigma.registry.v1.GetConsistencyProofResponse.
+ * Use `create(GetConsistencyProofResponseSchema)` to create a new message.
+ */
+export const GetConsistencyProofResponseSchema: GenMessage<GetConsistencyProofResponse> = /*@__PURE__*/
+  messageDesc(file_enigma_registry_v1_registry, 29);
+
+/**
+ * GetTransparencyKeysRequest is the request of GetTransparencyKeys.
+ *
+ * @generated from message enigma.registry.v1.GetTransparencyKeysRequest
+ */
+export type GetTransparencyKeysRequest = Message<"enigma.registry.v1.GetTransparencyKeysRequest"> & {
+};
+
+/**
+ * Describes the message enigma.registry.v1.GetTransparencyKeysRequest.
+ * Use `create(GetTransparencyKeysRequestSchema)` to create a new message.
+ */
+export const GetTransparencyKeysRequestSchema: GenMessage<GetTransparencyKeysRequest> = /*@__PURE__*/
+  messageDesc(file_enigma_registry_v1_registry, 30);
+
+/**
+ * WitnessKey names one witness whose cosignatures the log collects.
+ *
+ * @generated from message enigma.registry.v1.WitnessKey
+ */
+export type WitnessKey = Message<"enigma.registry.v1.WitnessKey"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The witness's cosignature verifier key (signed-note form, tlog-cosignature).
+   *
+   * @generated from field: string vkey = 2;
+   */
+  vkey: string;
+};
+
+/**
+ * Describes the message enigma.registry.v1.WitnessKey.
+ * Use `create(WitnessKeySchema)` to create a new message.
+ */
+export const WitnessKeySchema: GenMessage<WitnessKey> = /*@__PURE__*/
+  messageDesc(file_enigma_registry_v1_registry, 31);
+
+/**
+ * GetTransparencyKeysResponse is the response of GetTransparencyKeys.
+ *
+ * @generated from message enigma.registry.v1.GetTransparencyKeysResponse
+ */
+export type GetTransparencyKeysResponse = Message<"enigma.registry.v1.GetTransparencyKeysResponse"> & {
+  /**
+   * The checkpoints' first line.
+   *
+   * @generated from field: string origin = 1;
+   */
+  origin: string;
+
+  /**
+   * The log's signed-note verifier key (Ed25519).
+   *
+   * @generated from field: string log_vkey = 2;
+   */
+  logVkey: string;
+
+  /**
+   * The vrf-r255 public key (32 bytes) that maps handles to log indexes.
+   *
+   * @generated from field: bytes vrf_public_key = 3;
+   */
+  vrfPublicKey: Uint8Array;
+
+  /**
+   * @generated from field: repeated enigma.registry.v1.WitnessKey witnesses = 4;
+   */
+  witnesses: WitnessKey[];
+
+  /**
+   * How many witness cosignatures a checkpoint has before it is published.
+   *
+   * @generated from field: uint32 witness_quorum = 5;
+   */
+  witnessQuorum: number;
+};
+
+/**
+ * Describes the message enigma.registry.v1.GetTransparencyKeysResponse.
+ * Use `create(GetTransparencyKeysResponseSchema)` to create a new message.
+ */
+export const GetTransparencyKeysResponseSchema: GenMessage<GetTransparencyKeysResponse> = /*@__PURE__*/
+  messageDesc(file_enigma_registry_v1_registry, 32);
+
+/**
  * RegistryService is the directory where Enigma users register encrypted
  * identities, resolve them, and announce device presence.
  *
@@ -712,6 +897,39 @@ export const RegistryService: GenService<{
     methodKind: "unary";
     input: typeof GetPowChallengeRequestSchema;
     output: typeof GetPowChallengeResponseSchema;
+  },
+  /**
+   * GetCheckpoint returns the transparency log's latest checkpoint, with the
+   * cosignatures it has (a c2sp.org/tlog-checkpoint signed note).
+   *
+   * @generated from rpc enigma.registry.v1.RegistryService.GetCheckpoint
+   */
+  getCheckpoint: {
+    methodKind: "unary";
+    input: typeof GetCheckpointRequestSchema;
+    output: typeof GetCheckpointResponseSchema;
+  },
+  /**
+   * GetConsistencyProof proves that the log of old_size entries is a prefix
+   * of the log of new_size entries (RFC 6962).
+   *
+   * @generated from rpc enigma.registry.v1.RegistryService.GetConsistencyProof
+   */
+  getConsistencyProof: {
+    methodKind: "unary";
+    input: typeof GetConsistencyProofRequestSchema;
+    output: typeof GetConsistencyProofResponseSchema;
+  },
+  /**
+   * GetTransparencyKeys returns the log's public parameters, for discovery
+   * and documentation: clients must get these keys out of band.
+   *
+   * @generated from rpc enigma.registry.v1.RegistryService.GetTransparencyKeys
+   */
+  getTransparencyKeys: {
+    methodKind: "unary";
+    input: typeof GetTransparencyKeysRequestSchema;
+    output: typeof GetTransparencyKeysResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_enigma_registry_v1_registry, 0);

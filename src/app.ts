@@ -13,6 +13,7 @@ import { dropOverlongDeadline } from "./adapters/deadlineHeaders.js";
 import { withCors } from "./adapters/cors.js";
 import { grpcUnaryServer } from "./adapters/grpcUnary.js";
 import { createJsonRoutes } from "./adapters/json.js";
+import { withTransparencyRoutes } from "./adapters/transparencyHttp.js";
 import { parseErrorsAreInvalidArgument } from "./adapters/rpcParseErrors.js";
 import { healthRoutes, opsOnly, withOpsRoutes } from "./adapters/ops.js";
 import { ClientIpResolver } from "./guard/clientIp.js";
@@ -101,7 +102,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   });
   // With [ops] address, /metrics is served there and not on the public port.
   const opsOptions = { health, metrics, log: logger, serveMetrics: config.ops.address === null };
-  const opsAndJson = withOpsRoutes(opsOptions, jsonRoutes);
+  const logRoutes = withTransparencyRoutes({ registry, clientIp, observer, onInternalError }, jsonRoutes);
+  const opsAndJson = withOpsRoutes(opsOptions, logRoutes);
   const connectAdapter = (readMaxBytes: number) =>
     connectNodeAdapter({
       routes: parseErrorsAreInvalidArgument((router: ConnectRouter) => routes.forEach((r) => r(router))),

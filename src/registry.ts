@@ -22,6 +22,7 @@ import type { RateLimiter } from "./guard/rateLimit.js";
 import { parseIdentityPlaintext } from "./wire/identityJson.js";
 import type { Keyring } from "./crypto/keyring.js";
 import type { Store } from "./store/store.js";
+import type { ServedTile, TransparencyKeys, TransparencyService } from "./transparency/service.js";
 
 export interface RegistryDeps {
   readonly config: Config;
@@ -30,6 +31,8 @@ export interface RegistryDeps {
   readonly pow: PowGuard;
   readonly keyring: Keyring;
   readonly now: () => number;
+  /** The transparency log's read side; absent while [transparency] is off. */
+  readonly transparency?: TransparencyService | null;
 }
 
 const ignore = (): void => {};
@@ -47,6 +50,8 @@ export class Registry {
   private readonly now: () => number;
   private readonly pepper: Uint8Array;
   private readonly access: AccessPolicy;
+  /** Null while the transparency log is off. */
+  readonly transparency: TransparencyService | null;
 
   constructor(deps: RegistryDeps) {
     this.config = deps.config;
@@ -57,6 +62,7 @@ export class Registry {
     this.now = deps.now;
     this.pepper = deps.config.envelope.pepper;
     this.access = new AccessPolicy(deps.config.access);
+    this.transparency = deps.transparency ?? null;
   }
 
   /** Throws UNAUTHORIZED unless the caller may sync or add nodes ([access]); the operations check it too. */
@@ -165,5 +171,46 @@ export class Registry {
     if (!this.config.pow.enabled) throw new RegistryError("FEATURE_DISABLED", "proof of work is disabled");
     await this.limiter.consume(ctx.clientIp, null);
     return this.powGuard.issue();
+  }
+
+  // ---- the transparency log (docs/TRANSPARENCY.md). Only resolve spends rate-limit tokens.
+
+  private log(): TransparencyService {
+    if (this.transparency === null) throw new RegistryError("FEATURE_DISABLED", "transparency is disabled on this registry");
+    return this.transparency;
+  }
+
+  /**
+   * As resolve, with the c2sp.org/tlog-proof of the identity's log entry; the
+   * envelope seals exactly the identity JSON the proof's commitment covers.
+   */
+  async resolveWithProof(
+    ctx: CallContext,
+    handle: UserId,
+    requesterPubkey: Uint8Array,
+  ): Promise<{ readonly envelope: IdentityEnvelope; readonly proof: string } | null> {
+    const log = this.log();
+    const found = await this.guardedRead(ctx, "resolve", (blind, userId) => log.proofFor(blind, userId), handle);
+    if (found === null) return null;
+    const key = this.keyring.active(this.now());
+    const shared = await this.keyring.sharedSecret(key, requesterPubkey);
+    const plaintext = Buffer.from(found.identityJson, "utf8");
+    return { envelope: sealWithShared(shared, key.kid, key.pair.publicKey, this.pepper, handle, plaintext), proof: found.proof };
+  }
+
+  checkpoint(_ctx: CallContext): Promise<string> {
+    return this.log().checkpoint();
+  }
+
+  consistencyProof(_ctx: CallContext, oldSize: number, newSize: number): Promise<Uint8Array[]> {
+    return this.log().consistencyProof(oldSize, newSize);
+  }
+
+  transparencyKeys(_ctx: CallContext): TransparencyKeys {
+    return this.log().keys();
+  }
+
+  tile(_ctx: CallContext, path: string): Promise<ServedTile | null> {
+    return this.log().tile(path);
   }
 }

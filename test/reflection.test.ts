@@ -31,7 +31,8 @@ describe("buf curl", () => {
     expect(methods).toContain("grpc.health.v1.Health/Watch");
     expect(methods).toContain("grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
     expect(methods).toContain("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
-    expect(methods).toHaveLength(14);
+    expect(methods).toContain("enigma.registry.v1.RegistryService/GetCheckpoint");
+    expect(methods).toHaveLength(17); // 13 of RegistryService (3 for the transparency log), 2 of Health, 2 of reflection
   }, 30_000);
 
   for (const protocol of ["grpc", "connect"] as const) {

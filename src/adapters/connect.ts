@@ -128,6 +128,10 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
       method: m.resolve,
       async run(req, ctx) {
         const requester = validate.bytesOfLength(req.requesterEphemeralPubkey, validate.X25519_KEY_BYTES, "requester_ephemeral_pubkey");
+        if (req.withProof) {
+          const found = await registry.resolveWithProof(ctx, handle(req.handle), requester);
+          return found === null ? { handle: req.handle } : { handle: req.handle, envelope: envelopeTo(found.envelope), proof: found.proof };
+        }
         const env = await registry.resolve(ctx, handle(req.handle), requester);
         return { handle: req.handle, envelope: env === null ? undefined : envelopeTo(env) };
       },
@@ -189,6 +193,36 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
         return { keys: (await registry.envelopePublicKeys(ctx)).map(keyTo) };
       },
     },
+    getCheckpoint: {
+      operation: OPERATIONS.getCheckpoint.name,
+      method: m.getCheckpoint,
+      async run(_req, ctx) {
+        return { checkpoint: await registry.checkpoint(ctx) };
+      },
+    },
+    getConsistencyProof: {
+      operation: OPERATIONS.getConsistencyProof.name,
+      method: m.getConsistencyProof,
+      async run(req, ctx) {
+        const oldSize = validate.safeU64(req.oldSize, "old_size");
+        const newSize = validate.safeU64(req.newSize, "new_size");
+        return { hashes: await registry.consistencyProof(ctx, oldSize, newSize) };
+      },
+    },
+    getTransparencyKeys: {
+      operation: OPERATIONS.getTransparencyKeys.name,
+      method: m.getTransparencyKeys,
+      async run(_req, ctx) {
+        const k = registry.transparencyKeys(ctx);
+        return {
+          origin: k.origin,
+          logVkey: k.logVkey,
+          vrfPublicKey: k.vrfPublicKey,
+          witnesses: k.witnesses.map((w) => ({ name: w.name, vkey: w.vkey })),
+          witnessQuorum: k.witnessQuorum,
+        };
+      },
+    },
     getPowChallenge: {
       operation: OPERATIONS.getPowChallenge.name,
       method: m.getPowChallenge,
@@ -239,6 +273,9 @@ export function registryRoutes(
       getEnvelopePublicKey: rpc(methods.getEnvelopePublicKey),
       listEnvelopePublicKeys: rpc(methods.listEnvelopePublicKeys),
       getPowChallenge: rpc(methods.getPowChallenge),
+      getCheckpoint: rpc(methods.getCheckpoint),
+      getConsistencyProof: rpc(methods.getConsistencyProof),
+      getTransparencyKeys: rpc(methods.getTransparencyKeys),
     }, options);
   };
 }

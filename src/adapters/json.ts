@@ -108,12 +108,20 @@ function routes(registry: Registry, maxBodyBytes: number, maxSyncBodyBytes: numb
       return OK;
     }],
     ["POST /resolve", async (ctx, req) => {
-      const obj = shape.object(await body(req), "body", ["handle", "requester_ephemeral_pubkey_hex"]);
+      // "proof" is a field only while the transparency log is on; otherwise it is unknown, as before the log.
+      const obj = shape.object(await body(req), "body", registry.transparency === null ? RESOLVE_FIELDS : RESOLVE_FIELDS_WITH_PROOF);
       const handleText = shape.string(obj, "handle", "body");
       const handle = validate.userIdFromHex(handleText, "handle");
       const requester = hexField(obj, "requester_ephemeral_pubkey_hex", "body", validate.X25519_KEY_BYTES);
+      const head = '{"handle":' + JSON.stringify(handleText) + ',"envelope":';
+      const proof = obj["proof"];
+      if (proof !== undefined && typeof proof !== "boolean") throw invalidInput("body.proof must be true or false");
+      if (proof === true) {
+        const found = await registry.resolveWithProof(ctx, handle, requester);
+        return found === null ? head + "null}" : head + envelopeJson(found.envelope) + ',"proof":' + JSON.stringify(found.proof) + "}";
+      }
       const env = await registry.resolve(ctx, handle, requester);
-      return '{"handle":' + JSON.stringify(handleText) + ',"envelope":' + (env === null ? "null" : envelopeJson(env)) + "}";
+      return head + (env === null ? "null" : envelopeJson(env)) + "}";
     }],
     ["GET /check_user/", async (ctx, _req, param) => {
       const exists = await registry.checkUser(ctx, validate.userIdFromHex(param, "handle"));
@@ -151,6 +159,8 @@ function routes(registry: Registry, maxBodyBytes: number, maxSyncBodyBytes: numb
 }
 
 const CHECK_USER_PREFIX = "/check_user/";
+const RESOLVE_FIELDS = ["handle", "requester_ephemeral_pubkey_hex"];
+const RESOLVE_FIELDS_WITH_PROOF = [...RESOLVE_FIELDS, "proof"];
 
 const NOT_JSON = new RegistryError("INVALID_INPUT", "content-type must be application/json", undefined, { httpStatus: 415 });
 

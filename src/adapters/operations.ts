@@ -14,8 +14,8 @@ export interface Operation {
   readonly rpc: RpcName;
   /** The JSON route ("METHOD /path"; /check_user/ is matched by prefix), if the operation has one. */
   readonly json: string | null;
-  /** The rate-limit bucket it spends besides the global one (null: the global one only). */
-  readonly scope: RateScope;
+  /** The rate-limit bucket it spends besides the global one (null: the global one only; "none": no tokens at all). */
+  readonly scope: RateScope | "none";
   /** Whether it changes what the registry stores. */
   readonly writes: boolean;
   /** The bulk writes [access] guards; their credentials are checked before the body is read. */
@@ -37,7 +37,16 @@ export const OPERATIONS = {
     name: "list_envelope_public_keys", rpc: "listEnvelopePublicKeys", json: "GET /envelope_pubkeys", scope: null, writes: false,
   },
   getPowChallenge: { name: "get_pow_challenge", rpc: "getPowChallenge", json: "GET /pow/challenge", scope: null, writes: false },
+  // The transparency log: reads that spend no rate-limit tokens (the log is public by design).
+  getCheckpoint: { name: "get_checkpoint", rpc: "getCheckpoint", json: "GET /transparency/checkpoint", scope: "none", writes: false },
+  getConsistencyProof: {
+    name: "get_consistency_proof", rpc: "getConsistencyProof", json: "GET /transparency/consistency/", scope: "none", writes: false,
+  },
+  getTransparencyKeys: { name: "get_transparency_keys", rpc: "getTransparencyKeys", json: "GET /transparency/keys", scope: "none", writes: false },
 } as const satisfies Record<RpcName, Operation>;
+
+/** Tiles and entry bundles: an HTTP-only read of the log (tlog-tiles has no RPC for them). */
+export const TILE_OPERATION = { name: "get_tile", json: "GET /transparency/tile/", scope: "none", writes: false } as const;
 
 /** The operation of each JSON route key. */
 export const OPERATION_BY_ROUTE: ReadonlyMap<string, Operation> = new Map(

@@ -2,6 +2,8 @@
 // enigma-registry: the registry client on the command line.
 // It uses only the package's public API, so every call goes through the same
 // sealing, proof of work, key rotation and retries as a program's would.
+// `witness` and `witness keygen` talk to no registry: they run a transparency
+// log witness (private/witness/, Node only, imported from here alone).
 import { readFileSync } from "node:fs";
 import { text as readAll } from "node:stream/consumers";
 import { parseArgs } from "node:util";
@@ -17,6 +19,8 @@ import {
   identityToJson,
   userIdFromUsername,
 } from "./index.js";
+import { WitnessUsageError, runWitness, witnessKeygen } from "./private/witness/command.js";
+import { WitnessError } from "./private/witness/state.js";
 import { hexToBytesOfLength } from "./wire/bytes.js";
 
 const NAME = "enigma-registry";
@@ -41,6 +45,9 @@ const OPTIONS = {
   timeout: { type: "string" },
   header: { type: "string", multiple: true },
   handle: { type: "string" },
+  log: { type: "string", multiple: true },
+  state: { type: "string" },
+  listen: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -218,6 +225,84 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+type OptionName = keyof typeof OPTIONS;
+/** The witness's own options: the registry commands take none of them. */
+const WITNESS_OPTIONS: readonly OptionName[] = ["log", "state", "listen"];
+
+/** A command that talks to no registry: it takes only its own options. */
+interface LocalCommand {
+  usage: string;
+  about: string;
+  options: readonly OptionName[];
+  run(args: string[], values: Values): Promise<Output | null>;
+}
+
+const WITNESS_HELP = `Serves POST /add-checkpoint of c2sp.org/tlog-witness on plain HTTP: a log sends
+its new checkpoint with a consistency proof from the size this witness last
+cosigned, and gets back the witness's Ed25519 cosignature (c2sp.org/tlog-cosignature)
+when the checkpoint is signed by a key of --log for its origin and consistent with
+what was cosigned before. GET /<sha256 of the origin, hex>/checkpoint serves the
+latest checkpoint cosigned for a log.
+
+  --key FILE           the witness's signer key (PRIVATE+KEY+NAME+<8 hex>+<base64>,
+                       type 0x04; "witness keygen" prints it); keep it secret
+  --log ORIGIN=VKEY    a log to witness: its checkpoints' origin line and its Ed25519
+                       signed-note verifier key (NAME+<8 hex>+<base64>); repeatable
+  --state DIR          the latest checkpoint cosigned per log, each written to disk
+                       before the answer; created if missing; one witness per DIR
+  --listen HOST:PORT   where to serve, e.g. 127.0.0.1:7380 or [::]:7380
+
+Answers: 200 the cosignature line; 400 a malformed request, or an old size past
+the checkpoint's; 403 no valid signature by the log's key; 404 an unknown origin;
+409 the old size is not the size last cosigned (the body is that size,
+text/x.tlog.size); 422 not consistent with what was cosigned: a fork or a bad
+proof (the request is kept in DIR/evidence/); 413 a body over 64 KiB.
+One line per request on stderr. Stops on SIGTERM or SIGINT.
+
+Exit status: 0 stopped by a signal; 1 could not start (DIR in use by another
+witness, a damaged state file, HOST:PORT taken); 64 usage error.`;
+
+const LOCAL_COMMANDS: Record<string, LocalCommand> = {
+  witness: {
+    usage: "witness --key FILE --log ORIGIN=VKEY... --state DIR --listen HOST:PORT",
+    about: WITNESS_HELP,
+    options: ["key", ...WITNESS_OPTIONS],
+    async run(args, values) {
+      await runWitness(args, values);
+      return null;
+    },
+  },
+  "witness keygen": {
+    usage: "witness keygen NAME",
+    about: `Prints a new witness key pair, two lines: the signer key for witness --key
+(PRIVATE+KEY+NAME+<8 hex>+<base64>; secret), then its cosigner verifier key
+(NAME+<8 hex>+<base64>, type 0x04) for the logs, e.g. the registry's
+transparency.witnesses vkey. NAME names the witness in its cosignature lines,
+e.g. witness.example/w1. The whole output can be the --key FILE:
+  (umask 077 && ${NAME} witness keygen witness.example/w1 > witness.key)
+
+  --json   print {"signer_key": "...", "verifier_key": "..."}
+
+Exit status: 0 done; 64 usage error.`,
+    options: ["json"],
+    async run(args) {
+      const { signer, verifier } = witnessKeygen(args);
+      return { text: `${signer}\n${verifier}`, json: JSON.stringify({ signer_key: signer, verifier_key: verifier }) };
+    },
+  },
+};
+
+function localHelp(c: LocalCommand): string {
+  return `usage: ${NAME} ${c.usage}\n\n${c.about}\n`;
+}
+
+/** Refuses every option given that the command does not take. */
+function onlyOptions(values: Values, name: string, allowed: readonly OptionName[]): void {
+  for (const option of Object.keys(OPTIONS) as OptionName[]) {
+    if (option !== "help" && values[option] !== undefined && !allowed.includes(option)) throw new UsageError(`${name} takes no --${option}`);
+  }
+}
+
 const HELP = `usage: ${NAME} [options] COMMAND
 
 Talks to an Enigma node registry.
@@ -230,6 +315,12 @@ commands:
   announce <username> | --handle HEX ADDR     prints ok
   nodes                                 one base URL per line
   nodes add URL...                      prints the number merged
+
+  witness --key FILE --log ORIGIN=VKEY... --state DIR --listen HOST:PORT
+                                        runs a transparency log witness (c2sp.org/tlog-witness)
+  witness keygen NAME                   prints a new witness signer key and its verifier key
+                                        (the witness commands take only their own options:
+                                        "${NAME} witness --help")
 
 ${OPTIONS_HELP}
 `;
@@ -324,6 +415,19 @@ async function main(argv: string[]): Promise<number> {
     const { values, positionals } = parse(argv);
     let [name, ...args] = positionals;
     if (name === "nodes" && args[0] === "add") [name, args] = ["nodes add", args.slice(1)];
+    if (name === "witness" && args[0] === "keygen") [name, args] = ["witness keygen", args.slice(1)];
+    const local = name === undefined ? undefined : LOCAL_COMMANDS[name];
+    if (local !== undefined && name !== undefined) {
+      if (values.help) {
+        process.stdout.write(localHelp(local));
+        return 0;
+      }
+      known = ` ${name}`;
+      onlyOptions(values, name, local.options);
+      const out = await local.run(args, values);
+      if (out !== null) process.stdout.write(`${values.json ? out.json : out.text}\n`);
+      return 0;
+    }
     const command = name === undefined ? undefined : COMMANDS[name];
     if (name !== undefined && command === undefined) throw new UsageError(`unknown command: ${name}`);
     if (values.help) {
@@ -333,6 +437,7 @@ async function main(argv: string[]): Promise<number> {
     if (command === undefined || name === undefined) throw new UsageError("missing command");
     known = ` ${name}`;
     if (values.handle !== undefined && !command.takesHandle) throw new UsageError(`${name} takes no --handle`);
+    for (const option of WITNESS_OPTIONS) if (values[option] !== undefined) throw new UsageError(`${name} takes no --${option} (a witness option)`);
 
     const options = clientOptions(values, command, name);
     const run = await command.prepare(args, values.handle);
@@ -348,12 +453,14 @@ async function main(argv: string[]): Promise<number> {
     if (line !== "") process.stdout.write(`${line}\n`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof WitnessUsageError) {
       process.stderr.write(`usage error: ${err.message}\nrun "${NAME}${known} --help" for usage\n`);
       return EXIT_USAGE;
     }
     if (err instanceof RegistryClientError) {
       process.stderr.write(`error: ${err.code}: ${err.message}\n`);
+    } else if (err instanceof WitnessError) {
+      process.stderr.write(`error: ${err.message}\n`);
     } else {
       process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     }

@@ -4,7 +4,7 @@
 // fail-fast during an outage, recovery, and start-up while Redis is down.
 import { createHash, randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { Cluster, Redis } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import type { Config } from "../src/config/config.js";
 import { identityToJson } from "../client/src/wire/identity.js";
@@ -18,6 +18,12 @@ import { createRedisClient, waitUntilReady } from "../src/store/redisClient.js";
 import type { Store } from "../src/store/store.js";
 import { startRedisCluster, type RedisCluster } from "./helpers/redisCluster.js";
 import { freePort, startRedis, type RedisServer } from "./helpers/redisServer.js";
+import { identityCommitment, logEntryOf, parseLogEntry } from "../client/src/wire/transparency/entry.js";
+import { emptyTreeRoot } from "../client/src/wire/transparency/merkle.js";
+import { ENTRIES_LEVEL } from "../client/src/wire/transparency/tiles.js";
+import { vrfVerify } from "../client/src/wire/transparency/vrf.js";
+import type { TransparencyStore } from "../src/store/store.js";
+import { logOptions, VRF_PUBLIC } from "./transparency/logHarness.js";
 
 interface Harness {
   readonly store: Store;
@@ -197,6 +203,312 @@ function describeStoreContract(name: string, makeStore: MakeStore): void {
   });
 }
 
+// ---------------------------------------------------------------- transparency log
+
+interface LogHarness {
+  /** The store with the log off (as it ran before the log was turned on); with the memory store, the store itself, until enable(). */
+  readonly plain: Store;
+  /** The same data with the log on (the memory store: turned on in place). */
+  enable(): Promise<Store>;
+  /** Lets `ms` of store time pass (lease expiry). */
+  elapse(ms: number): Promise<void>;
+  /** The store keeps user ids (memory): the backfill gives every identity its log fields itself. */
+  readonly knowsUserIds: boolean;
+}
+type MakeLogHarness = (prefix: string) => LogHarness | Promise<LogHarness>;
+
+/** The log fields of a fresh registration, checked the way a client checks them. */
+async function registerLogged(store: Store, id = anIdentity(), blind = randomBlind()) {
+  expect(await store.registerIfAbsent(blind, id)).toBe(true);
+  const logged = await store.transparency!.getLoggedIdentity(blind, id.userId);
+  const log = logged!.log!;
+  const entry = logEntryOf(vrfVerify(VRF_PUBLIC, id.userId, log.vrfProof)!, log.nonce, logged!.identityJson);
+  return { id, blind, json: logged!.identityJson, log, entry };
+}
+
+const fence = (token: string, version: number) => ({ token, version });
+const noBatch = { size: 0, rootHash: emptyTreeRoot(), checkpoint: "cp0\n", tiles: [], journal: [], consumed: 0 };
+
+function describeLogContract(name: string, makeHarness: MakeLogHarness): void {
+  describe(`Store contract, transparency log: ${name}`, () => {
+    let h: LogHarness;
+    let store: Store;
+    let log: TransparencyStore;
+    beforeEach(async () => {
+      h = await makeHarness(freshPrefix());
+      store = await h.enable();
+      log = store.transparency!;
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    test("off: the store has no log", async () => {
+      const fresh = await makeHarness(freshPrefix());
+      expect(fresh.plain.transparency).toBeNull();
+      await fresh.plain.close();
+    });
+
+    test("register gives a new identity its nonce, VRF proof and commitment, and queues its entry once", async () => {
+      const { id, blind, json, log: fields, entry } = await registerLogged(store);
+      expect(json).toBe(identityToJson(id));
+      expect(await store.getIdentity(blind, id.userId)).toBe(json); // what resolve answers is unchanged
+      expect(fields.nonce).toHaveLength(32);
+      expect(fields.vrfProof).toHaveLength(80);
+      expect(fields.position).toBeNull();
+      expect(await log.readPending(10)).toEqual([{ blind, entry }]);
+      const [record] = await log.readIdentityLogs([blind]);
+      expect(record?.log?.commitment).toEqual(identityCommitment(fields.nonce, json));
+      expect(parseLogEntry(entry)?.commitment).toEqual(record?.log?.commitment);
+      // Taken: refused, and nothing more queued.
+      expect(await store.registerIfAbsent(blind, { ...anIdentity("other"), userId: id.userId })).toBe(false);
+      expect(await log.readPending(10)).toHaveLength(1);
+      expect((await log.readLogState()).pending).toBe(1);
+      expect(await log.readIdentityLogs([randomBlind()])).toEqual([null]);
+      expect(await log.getLoggedIdentity(randomBlind(), id.userId)).toBeNull();
+    });
+
+    test("20 concurrent registrations of one blind index: one record, one pending entry", async () => {
+      const blind = randomBlind();
+      const userId = randomBytes(32);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.registerIfAbsent(blind, { ...anIdentity(`w${i}`), userId })));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const pending = await log.readPending(100);
+      expect(pending).toHaveLength(1);
+      const logged = await log.getLoggedIdentity(blind, userId);
+      expect(pending[0]?.entry).toEqual(logEntryOf(vrfVerify(VRF_PUBLIC, userId, logged!.log!.vrfProof)!, logged!.log!.nonce, logged!.identityJson));
+    });
+
+    test("an empty log: version 0, size 0, the empty root, nothing published", async () => {
+      expect(await log.readLogState()).toEqual({
+        version: 0,
+        size: 0,
+        rootHash: emptyTreeRoot(),
+        checkpoint: null,
+        journal: [],
+        pending: 0,
+        publishedSize: null,
+      });
+      expect(await log.getCheckpoint()).toBeNull();
+      expect(await log.readTiles([{ level: ENTRIES_LEVEL, index: 0 }, { level: 1, index: 0 }])).toEqual([null, null]);
+      expect(await log.getBackfillState()).toBeNull();
+    });
+
+    test("the lease: one holder at a time, extended by it, free once expired or released", async () => {
+      expect(await log.acquireLease("a", 300)).toBe(true);
+      expect(await log.acquireLease("b", 300)).toBe(false);
+      await h.elapse(200);
+      expect(await log.acquireLease("a", 300)).toBe(true); // extended
+      await h.elapse(200);
+      expect(await log.acquireLease("b", 300)).toBe(false);
+      await h.elapse(250);
+      expect(await log.acquireLease("b", 300)).toBe(true); // a's expired
+      await log.releaseLease("a"); // not a's any more: no effect
+      expect(await log.acquireLease("a", 300)).toBe(false);
+      await log.releaseLease("b");
+      expect(await log.acquireLease("a", 300)).toBe(true);
+      await expect(log.acquireLease("a", 0)).rejects.toBeInstanceOf(RangeError);
+    });
+
+    test("commitBatch is fenced (lease, version, open journal) and all or nothing", async () => {
+      const a = await registerLogged(store);
+      const b = await registerLogged(store);
+      const c = await registerLogged(store);
+      expect(await log.acquireLease("holder", 60_000)).toBe(true);
+      const root = randomBytes(32);
+      const bundle = randomBytes(2 * 67);
+      const tile = randomBytes(32 * 3);
+      const journal = [
+        { blind: a.blind, position: 0, commitment: parseLogEntry(a.entry)!.commitment },
+        { blind: b.blind, position: 1, commitment: parseLogEntry(b.entry)!.commitment },
+      ];
+      const batch = {
+        size: 2,
+        rootHash: root,
+        checkpoint: "origin\n2\nroot\n\n— sig\n",
+        tiles: [
+          { tile: { level: ENTRIES_LEVEL, index: 0, width: 2 }, data: bundle },
+          { tile: { level: 1, index: 0, width: 3 }, data: tile },
+        ],
+        journal,
+        consumed: 2,
+      };
+      expect(await log.commitBatch(fence("intruder", 0), batch)).toBe("lease");
+      expect(await log.commitBatch(fence("holder", 1), batch)).toBe("version");
+      expect(await log.commitBatch(fence("holder", 0), { ...batch, consumed: 4 })).toBe("pending");
+      expect((await log.readLogState()).version).toBe(0); // nothing of the refused ones
+      expect(await log.readPending(10)).toHaveLength(3);
+
+      expect(await log.commitBatch(fence("holder", 0), batch)).toBe("ok");
+      const state = await log.readLogState();
+      expect(state).toMatchObject({ version: 1, size: 2, checkpoint: batch.checkpoint, pending: 1, publishedSize: null });
+      expect(state.rootHash).toEqual(new Uint8Array(root));
+      expect(state.journal).toEqual(journal);
+      expect(await log.readPending(10)).toEqual([{ blind: c.blind, entry: c.entry }]); // the two consumed are trimmed
+      expect(await log.readTiles([{ level: ENTRIES_LEVEL, index: 0 }, { level: 1, index: 0 }, { level: 2, index: 0 }])).toEqual([
+        new Uint8Array(bundle),
+        new Uint8Array(tile),
+        null,
+      ]);
+      // The journal is open: no batch until it is closed.
+      expect(await log.commitBatch(fence("holder", 1), { ...batch, size: 3, journal: [], consumed: 0 })).toBe("journal");
+      expect(await log.finishJournal(fence("holder", 0))).toBe("version");
+      expect(await log.finishJournal(fence("intruder", 1))).toBe("lease");
+      expect(await log.finishJournal(fence("holder", 1))).toBe("ok");
+      expect(await log.readLogState()).toMatchObject({ version: 2, journal: [] });
+      expect(await log.commitBatch(fence("holder", 2), { ...batch, size: 1, journal: [], consumed: 0 })).toBe("shrink");
+      // A batch that only drops items: same size, pending trimmed, a new version.
+      expect(await log.commitBatch(fence("holder", 2), { ...batch, tiles: [], journal: [], consumed: 1 })).toBe("ok");
+      expect(await log.readLogState()).toMatchObject({ version: 3, size: 2, pending: 0 });
+      // Once the lease expired, its holder writes nothing.
+      expect(await log.acquireLease("holder", 100)).toBe(true);
+      await h.elapse(150);
+      expect(await log.commitBatch(fence("holder", 3), { ...batch, size: 2, journal: [], consumed: 0 })).toBe("lease");
+    });
+
+    test("tiles and bundles of any width read back as written, the widest replacing the narrower", async () => {
+      expect(await log.acquireLease("holder", 60_000)).toBe(true);
+      const entry = () => Buffer.concat([Buffer.from([0, 65]), randomBytes(65)]);
+      const bundle = (n: number, from: Buffer[] = []) => [...from, ...Array.from({ length: n - from.length }, entry)];
+      const b100 = bundle(100);
+      const b256 = bundle(256, b100);
+      const full = randomBytes(8192);
+      const commit = (version: number, size: number, tiles: { tile: { level: number; index: number; width: number }; data: Uint8Array }[]) =>
+        log.commitBatch(fence("holder", version), { ...noBatch, size, tiles });
+      expect(await commit(0, 100, [{ tile: { level: ENTRIES_LEVEL, index: 3, width: 100 }, data: Buffer.concat(b100) }])).toBe("ok");
+      expect(await log.readTiles([{ level: ENTRIES_LEVEL, index: 3 }])).toEqual([new Uint8Array(Buffer.concat(b100))]);
+      expect(
+        await commit(1, 256, [
+          { tile: { level: ENTRIES_LEVEL, index: 3, width: 256 }, data: Buffer.concat(b256) },
+          { tile: { level: 2, index: 1, width: 256 }, data: full },
+        ]),
+      ).toBe("ok");
+      expect(await log.readTiles([{ level: 2, index: 1 }, { level: ENTRIES_LEVEL, index: 3 }, { level: ENTRIES_LEVEL, index: 4 }])).toEqual([
+        new Uint8Array(full),
+        new Uint8Array(Buffer.concat(b256)),
+        null,
+      ]);
+    });
+
+    test("setPositions writes each position once, into the record holding that commitment", async () => {
+      const a = await registerLogged(store);
+      const b = await registerLogged(store);
+      const commitmentOf = (x: { entry: Uint8Array }) => parseLogEntry(x.entry)!.commitment;
+      expect(
+        await log.setPositions([
+          { blind: a.blind, position: 7, commitment: commitmentOf(a) },
+          { blind: b.blind, position: 8, commitment: commitmentOf(a) }, // not b's
+          { blind: randomBlind(), position: 9, commitment: commitmentOf(a) },
+        ]),
+      ).toEqual(["set", "other-commitment", "missing"]);
+      expect(await log.setPositions([{ blind: a.blind, position: 7, commitment: commitmentOf(a) }])).toEqual(["already"]);
+      expect(await log.setPositions([{ blind: a.blind, position: 6, commitment: commitmentOf(a) }])).toEqual(["other-position"]);
+      const logged = await log.getLoggedIdentity(a.blind, a.id.userId);
+      expect(logged).toEqual({ identityJson: a.json, log: { nonce: a.log.nonce, vrfProof: a.log.vrfProof, position: 7 } });
+      expect(await store.getIdentity(a.blind, a.id.userId)).toBe(a.json);
+      expect(await log.readIdentityLogs([a.blind, b.blind])).toEqual([
+        { log: { nonce: a.log.nonce, vrfProof: a.log.vrfProof, commitment: null, position: 7 } },
+        { log: { nonce: b.log.nonce, vrfProof: b.log.vrfProof, commitment: commitmentOf(b), position: null } },
+      ]);
+      // An identity stored with the log off has no log fields to position.
+      const pre = await makeHarness(freshPrefix());
+      const plainBlind = randomBlind();
+      await pre.plain.registerIfAbsent(plainBlind, anIdentity());
+      const enabled = await pre.enable();
+      expect(await enabled.transparency!.setPositions([{ blind: plainBlind, position: 1, commitment: commitmentOf(a) }])).toEqual(["unlogged"]);
+      await enabled.close();
+    });
+
+    test("publishCheckpoint never goes back, never past the tree, never another text for a size", async () => {
+      expect(await log.acquireLease("holder", 60_000)).toBe(true);
+      const text = (n: number) => `registry.test/log\n${n}\nroot${n}\n`;
+      const note = (n: number, sigs = "— log sig\n") => `${text(n)}\n${sigs}`;
+      expect(await log.commitBatch(fence("holder", 0), { ...noBatch, size: 3, checkpoint: note(3) })).toBe("ok");
+      expect(await log.publishCheckpoint("holder", 4, text(4), note(4))).toBe("ahead");
+      expect(await log.publishCheckpoint("intruder", 3, text(3), note(3))).toBe("lease");
+      expect(await log.publishCheckpoint("holder", 3, text(2) + "x\n", note(3))).toBe("fork"); // not the state's text
+      expect(await log.publishCheckpoint("holder", 2, text(2), note(2))).toBe("ok");
+      expect(await log.getCheckpoint()).toBe(note(2));
+      expect(await log.publishCheckpoint("holder", 2, "other\n2\nx\n", note(2))).toBe("fork");
+      expect(await log.publishCheckpoint("holder", 3, text(3), note(3))).toBe("ok");
+      expect(await log.publishCheckpoint("holder", 2, text(2), note(2))).toBe("older");
+      // The same checkpoint again with a cosignature added.
+      expect(await log.publishCheckpoint("holder", 3, text(3), note(3, "— log sig\n— witness sig\n"))).toBe("ok");
+      expect(await log.getCheckpoint()).toBe(note(3, "— log sig\n— witness sig\n"));
+      expect((await log.readLogState()).publishedSize).toBe(3);
+    });
+
+    test("backfill: identities stored before the log and lost pushes are queued; the cursor resumes", async () => {
+      // Five stored with the log off ...
+      h = await makeHarness(freshPrefix());
+      await store.close();
+      const before = await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          const id = anIdentity();
+          const blind = randomBlind();
+          expect(await h.plain.registerIfAbsent(blind, id)).toBe(true);
+          return { id, blind };
+        }),
+      );
+      store = await h.enable();
+      log = store.transparency!;
+      // ... two whose pending push was lost (consumed here without a position), one already in the log.
+      const orphans = [await registerLogged(store), await registerLogged(store)];
+      const logged = await registerLogged(store);
+      expect(await log.acquireLease("holder", 60_000)).toBe(true);
+      expect(await log.commitBatch(fence("holder", 0), { ...noBatch, consumed: 3 })).toBe("ok");
+      expect(await log.setPositions([{ blind: logged.blind, position: 0, commitment: parseLogEntry(logged.entry)!.commitment }])).toEqual(["set"]);
+      expect(await log.readPending(10)).toEqual([]);
+
+      // A pass in small steps; half way through, another store (another replica) takes it over.
+      let cursor: string | null = null;
+      const total = { scanned: 0, logged: 0, requeued: 0, upgraded: 0, awaitingUserId: 0 };
+      let other: Store | null = null;
+      let steps = 0;
+      do {
+        const stepper: Store = steps === 1 ? (other = await h.enable()) : (other ?? store);
+        const step = await stepper.transparency!.backfillStep(cursor, 2);
+        for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += step[k];
+        cursor = step.cursor;
+        steps++;
+      } while (cursor !== null && steps < 100_000);
+      if (other !== null && other !== store) await other.close();
+      expect(steps).toBeGreaterThan(1);
+      expect(total.scanned).toBeGreaterThanOrEqual(8); // SCAN may return a key twice, never skip one
+      expect(total.logged).toBeGreaterThanOrEqual(1);
+      expect(total.requeued).toBeGreaterThanOrEqual(2);
+      const pendingBlinds = () => log.readPending(100).then((p) => new Set(p.map((x) => x!.blind)));
+      for (const o of orphans) expect(await pendingBlinds()).toContain(o.blind);
+      expect(await pendingBlinds()).not.toContain(logged.blind);
+      for (const item of await log.readPending(100)) {
+        const o = orphans.find((x) => x.blind === item!.blind);
+        if (o !== undefined) expect(item!.entry).toEqual(o.entry); // rebuilt from the record, byte for byte
+      }
+
+      if (h.knowsUserIds) {
+        expect(total.upgraded).toBeGreaterThanOrEqual(5);
+      } else {
+        // Compact records keep no user id: they wait for a read to supply it.
+        expect(total.awaitingUserId).toBeGreaterThanOrEqual(5);
+        for (const { blind } of before) expect(await pendingBlinds()).not.toContain(blind);
+        for (const { id, blind } of before) expect(await store.getIdentity(blind, id.userId)).toBe(identityToJson(id));
+        expect(log.sightingsWaiting).toBe(5);
+        expect(await log.upgradeSighted(100)).toBe(5);
+        expect(log.sightingsWaiting).toBe(0);
+        expect(await log.upgradeSighted(100)).toBe(0);
+      }
+      for (const { id, blind } of before) {
+        const got = await log.getLoggedIdentity(blind, id.userId);
+        expect(got?.identityJson).toBe(identityToJson(id));
+        const entry = logEntryOf(vrfVerify(VRF_PUBLIC, id.userId, got!.log!.vrfProof)!, got!.log!.nonce, got!.identityJson);
+        expect((await log.readPending(100)).filter((p) => p!.blind === blind).map((p) => p!.entry)).toEqual([entry]);
+      }
+      await log.setBackfillState('{"cursor":"x"}');
+      expect(await log.getBackfillState()).toBe('{"cursor":"x"}');
+    });
+  });
+}
+
 // ---------------------------------------------------------------- memory
 
 describeStoreContract("MemoryStore", () => {
@@ -204,6 +516,23 @@ describeStoreContract("MemoryStore", () => {
   const store = new MemoryStore({ now: () => t });
   return {
     store,
+    elapse: async (ms) => {
+      t += ms;
+    },
+  };
+});
+
+describeLogContract("MemoryStore", async () => {
+  let t = 1_700_000_000_000;
+  const plain = new MemoryStore({ now: () => t });
+  const opts = await logOptions();
+  return {
+    plain,
+    knowsUserIds: true,
+    enable: async () => {
+      if (plain.transparency === null) plain.enableTransparency(opts);
+      return plain;
+    },
     elapse: async (ms) => {
       t += ms;
     },
@@ -265,6 +594,8 @@ describe("RedisStore on a private redis-server", () => {
     elapse: sleep,
   }));
   describeRedisKeyTtls(() => client);
+  describeLogContract("RedisStore (single)", async (prefix) => redisLogHarness(client, prefix));
+  describeRedisLogSpecifics(() => client);
 
   test("keys carry the prefix and blind indexes, never the handle", async () => {
     const prefix = freshPrefix();
@@ -338,6 +669,8 @@ describe("RedisStore on a private 3-master Redis Cluster", () => {
     elapse: sleep,
   }));
   describeRedisKeyTtls(() => client);
+  describeLogContract("RedisStore (cluster)", async (prefix) => redisLogHarness(client, prefix));
+  describeRedisLogSpecifics(() => client);
 
   test("the node keys share one slot and identities spread over the masters", async () => {
     const c = client as Cluster;
@@ -354,6 +687,71 @@ describe("RedisStore on a private 3-master Redis Cluster", () => {
     expect(owners.size).toBe(3);
   });
 });
+
+async function redisLogHarness(client: Redis | Cluster, prefix: string): Promise<LogHarness> {
+  const opts = await logOptions();
+  return {
+    plain: new RedisStore(client, { keyPrefix: prefix }),
+    knowsUserIds: false,
+    enable: async () => new RedisStore(client, { keyPrefix: prefix, transparency: opts }),
+    elapse: sleep,
+  };
+}
+
+// The Redis log's own promises: key layout (one slot), the record in place, 0.1 records taken over.
+function describeRedisLogSpecifics(getClient: () => Redis | Cluster): void {
+  test("log keys share one slot; the identity keeps its own key, in format 2", async () => {
+    const client = getClient();
+    const prefix = freshPrefix();
+    const keys = redisKeys(prefix);
+    const store = new RedisStore(client, { keyPrefix: prefix, transparency: await logOptions() });
+    const { blind, log: fields } = await registerLogged(store);
+    const record = await client.getBuffer(keys.identity(blind));
+    expect(record?.[0]).toBe(2);
+    expect(record?.subarray(2, 34)).toEqual(Buffer.from(fields.nonce));
+    const logKeys = [keys.log.state, keys.log.lease, keys.log.pending, keys.log.journal, keys.log.checkpoint, keys.log.backfill, keys.log.tile(-1, 5), keys.log.tile(1, 0)];
+    if (client instanceof Cluster) {
+      const slots = new Set(await Promise.all(logKeys.map((k) => client.cluster("KEYSLOT", k) as Promise<number>)));
+      expect(slots.size).toBe(1);
+    }
+    expect(logKeys.every((k) => k.startsWith(`${prefix}{tlog}:`))).toBe(true);
+    expect(await client.llen(keys.log.pending)).toBe(1);
+  });
+
+  test("backfill takes 0.1 JSON records over: format 2 under the compact key, the JSON served unchanged", async () => {
+    const client = getClient();
+    const prefix = freshPrefix();
+    const keys = redisKeys(prefix);
+    const store = new RedisStore(client, { keyPrefix: prefix, transparency: await logOptions() });
+    const legacy = anIdentity("legacy");
+    const legacyBlind = randomBlind();
+    const json = identityToJson(legacy);
+    await client.set(keys.legacyIdentity(legacyBlind), json);
+    // A compact record with a 0.1 one beside it (the same user): upgraded with the user id from the JSON.
+    const both = anIdentity("both");
+    const bothBlind = randomBlind();
+    await new RedisStore(client, { keyPrefix: prefix }).registerIfAbsent(bothBlind, both);
+    await client.set(keys.legacyIdentity(bothBlind), identityToJson({ ...both, usernameHint: "old" }));
+    let cursor: string | null = null;
+    let upgraded = 0;
+    do {
+      const step = await store.transparency!.backfillStep(cursor, 1000);
+      upgraded += step.upgraded;
+      cursor = step.cursor;
+    } while (cursor !== null);
+    expect(upgraded).toBe(2);
+    expect(await client.exists(keys.legacyIdentity(legacyBlind))).toBe(0);
+    expect(await store.getIdentity(legacyBlind, legacy.userId)).toBe(json);
+    expect(await store.getIdentity(bothBlind, both.userId)).toBe(identityToJson(both));
+    const pending = await store.transparency!.readPending(10);
+    for (const [id, blind, served] of [[legacy, legacyBlind, json], [both, bothBlind, identityToJson(both)]] as const) {
+      const got = await store.transparency!.getLoggedIdentity(blind, id.userId);
+      expect(got?.identityJson).toBe(served);
+      const entry = logEntryOf(vrfVerify(VRF_PUBLIC, id.userId, got!.log!.vrfProof)!, got!.log!.nonce, served);
+      expect(pending.filter((p) => p?.blind === blind).map((p) => p!.entry)).toEqual([entry]);
+    }
+  });
+}
 
 // Native TTLs, read back through the client (single server and cluster).
 function describeRedisKeyTtls(getClient: () => Redis | Cluster): void {

@@ -10,7 +10,7 @@ interface StorageMetricsSource {
   storage(method: string): StorageMetrics;
 }
 
-type Timed = Exclude<keyof Store, "close">;
+type Timed = Exclude<keyof Store, "close" | "transparency">;
 
 /** `start` is taken before the inner call starts: the memory store does its work synchronously. */
 async function timed<T>(m: StorageMetrics, call: Promise<T>, start: number): Promise<T> {
@@ -80,5 +80,9 @@ export class InstrumentedStore implements Store {
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+  /** Passed through untimed: the log's callers (integrator, backfill, surfaces) keep metrics of their own. */
+  get transparency(): Store["transparency"] {
+    return this.inner.transparency;
   }
 }

@@ -4,11 +4,14 @@
 // sweep keeps a long-running process from growing without bound).
 import { serializeIdentity } from "../wire/identityJson.js";
 import type { PublicIdentity } from "../wire/domain.js";
-import type { Store } from "./store.js";
+import { MemoryLog } from "./memoryLog.js";
+import type { Store, TransparencyStoreOptions } from "./store.js";
 
 export interface MemoryStoreOptions {
   /** Milliseconds since the epoch; defaults to Date.now. */
   readonly now?: () => number;
+  /** The transparency log's options; absent or null: off. */
+  readonly transparency?: TransparencyStoreOptions | null;
 }
 
 interface Expiring {
@@ -43,15 +46,35 @@ export class MemoryStore implements Store {
   private readonly nodes = new Set<string>();
   private readonly challenges = new Map<string, number>(); // challenge -> expiresAt
   private stopSweeperFn: (() => void) | null = null;
+  private log: MemoryLog | null = null;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
+    if (opts.transparency) this.enableTransparency(opts.transparency);
+  }
+
+  get transparency(): MemoryLog | null {
+    return this.log;
+  }
+
+  /**
+   * Turns the log on for a store that already holds identities (they have no
+   * log fields until the backfill gives them theirs). A store is normally
+   * made with it (MemoryStoreOptions.transparency); this is the memory
+   * counterpart of opening an existing Redis with the log on.
+   */
+  enableTransparency(opts: TransparencyStoreOptions): void {
+    if (this.log !== null) throw new Error("transparency is already on");
+    this.log = new MemoryLog(this.identities, opts, this.now);
   }
 
   async registerIfAbsent(blind: string, identity: PublicIdentity): Promise<boolean> {
     if (this.identities.has(blind)) return false;
     // Kept as the canonical JSON: resolve seals it as is, with no work per read.
-    this.identities.set(blind, flat(serializeIdentity(identity)));
+    const json = flat(serializeIdentity(identity));
+    // The log fields first: if making them throws, nothing is stored.
+    this.log?.addNew(blind, identity.userId, json);
+    this.identities.set(blind, json);
     return true;
   }
 

@@ -3,11 +3,11 @@
 import type { Cluster, Redis } from "ioredis";
 import type { Config } from "../config/config.js";
 import { MemoryStore } from "./memory.js";
-import { AckedWrites } from "./ackedWrites.js";
+import { AckedWrites, waitForReplicasOfKeys } from "./ackedWrites.js";
 import { redisKeys } from "./keys.js";
 import { RedisStore } from "./redis.js";
 import { createRedisClient, waitUntilReady } from "./redisClient.js";
-import type { Store } from "./store.js";
+import type { Store, TransparencyStoreOptions } from "./store.js";
 
 export interface OpenStoreOptions {
   /** Clock for the memory store (tests). */
@@ -15,6 +15,11 @@ export interface OpenStoreOptions {
   readonly log?: (msg: string) => void;
   /** Aborts the wait for Redis at start-up (e.g. SIGINT while Redis is down). */
   readonly signal?: AbortSignal;
+  /**
+   * The transparency log's options (the VRF key and prover); absent or
+   * null: the log is off and nothing of it is stored.
+   */
+  readonly transparency?: TransparencyStoreOptions | null;
 }
 
 /**
@@ -30,20 +35,30 @@ export async function openStore(
 ): Promise<{ store: Store; redis: Redis | Cluster | null }> {
   const log = opts.log ?? (() => {});
   if (config.storage.kind === "memory") {
-    const store = new MemoryStore(opts.now ? { now: opts.now } : {});
+    const store = new MemoryStore({ ...(opts.now ? { now: opts.now } : {}), transparency: opts.transparency ?? null });
     store.startSweeper(config.presence.gcIntervalSeconds * 1000);
     return { store, redis: null };
   }
   const redis = createRedisClient(config.storage, log);
   const wait = opts.signal ? { log, signal: opts.signal } : { log };
   await waitUntilReady(redis, wait);
-  const store = new RedisStore(redis, { keyPrefix: config.storage.keyPrefix, ownsClient: true, log });
+  const transparency = opts.transparency ?? null;
+  const store = new RedisStore(redis, { keyPrefix: config.storage.keyPrefix, ownsClient: true, log, transparency });
   const { minReplicaAcks: count, replicaAckTimeoutMs: timeoutMs } = config.storage;
   if (count === 0) return { store, redis };
   // Acknowledged writes over a connection of their own, each followed by WAIT (ackedWrites.ts).
   const writer = createRedisClient(config.storage, log, { commandTimeoutMs: timeoutMs + 500 });
   await waitUntilReady(writer, wait);
   // WAIT may take up to timeoutMs: the writes' deadline covers it.
-  const writes = new RedisStore(writer, { keyPrefix: config.storage.keyPrefix, ownsClient: true, log, deadlineMs: timeoutMs + 600 });
-  return { store: new AckedWrites(store, writes, writer, { count, timeoutMs }, redisKeys(config.storage.keyPrefix)), redis };
+  const acks = { count, timeoutMs };
+  const writes = new RedisStore(writer, {
+    keyPrefix: config.storage.keyPrefix,
+    ownsClient: true,
+    log,
+    deadlineMs: timeoutMs + 600,
+    transparency,
+    // The log's writes that must not be lost wait for the replicas too (ackedWrites.ts).
+    durable: (keys) => waitForReplicasOfKeys(writer, acks, keys),
+  });
+  return { store: new AckedWrites(store, writes, writer, acks, redisKeys(config.storage.keyPrefix)), redis };
 }

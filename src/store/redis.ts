@@ -9,7 +9,8 @@ import { redisKeys, type RedisKeys } from "./keys.js";
 import { checkTtlSeconds } from "./memory.js";
 import { encodeIdentityRecord, identityJsonOfRecord } from "./identityRecord.js";
 import type { PublicIdentity } from "../wire/domain.js";
-import type { Store } from "./store.js";
+import { RedisLog } from "./redisLog.js";
+import type { Store, TransparencyStoreOptions } from "./store.js";
 
 export interface RedisStoreOptions {
   readonly keyPrefix: string;
@@ -27,6 +28,14 @@ export interface RedisStoreOptions {
   readonly ownsClient?: boolean;
   /** Reply errors that are not about availability (a bug, OOM) are logged here; they still surface as UNAVAILABLE. */
   readonly log?: (msg: string) => void;
+  /** The transparency log's options; absent or null: off (nothing of the log is stored or read). */
+  readonly transparency?: TransparencyStoreOptions | null;
+  /**
+   * With the log on: waits until this connection's writes to the nodes of
+   * these keys are on enough replicas (openStore passes it for
+   * `min_replica_acks`, to the store on the acknowledged-writes connection).
+   */
+  readonly durable?: (keys: readonly (string | Buffer)[]) => Promise<void>;
 }
 
 // KEYS[1] list, KEYS[2] set (same hash tag); ARGV[1] cap, ARGV[2..] urls.
@@ -71,6 +80,7 @@ export class RedisStore implements Store {
   private readonly log: (msg: string) => void;
   private readonly addNodesCmd: AddNodesCommand;
   private readonly registerCmd: RegisterCommand;
+  private readonly tlog: RedisLog | null;
 
   constructor(client: Redis | Cluster, opts: RedisStoreOptions) {
     this.client = client;
@@ -86,9 +96,23 @@ export class RedisStore implements Store {
     const commands = client as unknown as Record<typeof ADD_NODES, AddNodesCommand> & Record<typeof REGISTER, RegisterCommand>;
     this.addNodesCmd = commands[ADD_NODES].bind(client);
     this.registerCmd = commands[REGISTER].bind(client);
+    const run = <T>(op: () => Promise<T>): Promise<T> => this.run(op);
+    this.tlog = opts.transparency
+      ? new RedisLog(client, this.keys, run, {
+          transparency: opts.transparency,
+          log: this.log,
+          storeRecord: async (key, legacyKey, record) => (await this.registerCmd(key, legacyKey, record)) === 1,
+          ...(opts.durable ? { durable: opts.durable } : {}),
+        })
+      : null;
+  }
+
+  get transparency(): RedisLog | null {
+    return this.tlog;
   }
 
   async registerIfAbsent(blind: string, identity: PublicIdentity): Promise<boolean> {
+    if (this.tlog !== null) return this.tlog.register(blind, identity);
     const key = this.keys.identity(blind);
     const legacyKey = this.keys.legacyIdentity(blind);
     const record = encodeIdentityRecord(identity);
@@ -103,7 +127,10 @@ export class RedisStore implements Store {
     const found = record ?? legacy;
     if (found === null || found === undefined) return null;
     try {
-      return identityJsonOfRecord(found, userId);
+      const json = identityJsonOfRecord(found, userId);
+      // A record without log fields: its upgrade needs this user id (the record does not hold it).
+      this.tlog?.sighted(blind, userId, found);
+      return json;
     } catch (err) {
       // A record this version cannot read (a newer format after a rollback, or
       // damage): say so in the log, and answer as an outage, not as "unknown".

@@ -16,8 +16,9 @@ import os from "node:os";
 import path from "node:path";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { type ProtocolName, createIdentity, createRegistryClient, bytesToHex } from "../client/src/index.js";
-import { testToml, PEPPER } from "../test/helpers/registry.js";
-import { freePort, median, spawnNode } from "./lib.js";
+import { median } from "./figures.js";
+import { PEPPER, registryToml } from "./fixture.js";
+import { freePort, spawnNode } from "./processes.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const SECONDS = QUICK ? 1 : 3;
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "enigma-bench-client-"));
   const port = await freePort();
   const config = path.join(dir, "registry.toml");
-  writeFileSync(config, testToml().replace('address = "127.0.0.1:0"', `address = "127.0.0.1:${port}"`) + '[log]\nlevel = "warn"\n');
+  writeFileSync(config, registryToml(port, '[rate_limit]\nenabled = false\n[log]\nlevel = "warn"'));
   const registry = await spawnNode("registry", ["src/main.ts", "--config", config], port, { logDir: dir });
   const url = registry.url;
   try {

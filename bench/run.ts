@@ -2,8 +2,8 @@
 // in the same run. Every server is a separate process (the registry through
 // its CLI as `npm start` runs it, `node <flags> --import tsx src/main.ts
 // --config FILE`, the baselines with the same node flags); the load generators
-// (wrk, else autocannon; h2load, else a grpc-js loop) run from here, and the
-// crypto-only loop runs here.
+// (wrk, else autocannon; h2load, else a grpc-js loop; bench/load/) run from
+// here, and the crypto-only loop runs here.
 //
 // Figures (medians of ROUNDS rounds; every round measures every figure once,
 // interleaved, so a noisy neighbour hits baselines and registry alike):
@@ -16,7 +16,11 @@
 //   resolve_json, check_user_json, resolve_grpc, check_user_grpc   memory store
 //   resolve_json_redis, check_user_json_redis              Redis store
 //   *_redis_2replicas         two registries on one Redis, load split evenly
-//   resolve_json_p99_at_half_peak_ms                       half the peak on a fixed schedule (bench/paced.ts)
+//   resolve_json_log, resolve_json_proof, resolve_json_redis_log, resolve_json_redis_proof
+//                             a registry with the transparency log on (memory store; Redis), LOG_IDENTITIES
+//                             identities loaded through POST /sync and all in a published checkpoint before
+//                             any load: JSON resolves over all of them, without and with "proof": true
+//   resolve_json_p99_at_half_peak_ms                       half the peak on a fixed schedule (bench/load/paced.ts)
 //   resolve_json_handler_p99_at_half_peak_le_ms            the same requests in the registry's own latency histogram
 //                                                          (bucket bound holding 99%: the route's share of the p99)
 //   resolve_json_p99_at_half_peak_autocannon_ms            the same rate through autocannon's overallRate
@@ -35,35 +39,34 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { x25519 } from "@noble/curves/ed25519.js";
 import { parseConfig } from "../src/config/config.js";
 import { CheckUserRequestSchema, ResolveRequestSchema } from "../gen/enigma/registry/v1/registry_pb.js";
-import { canonical, identityFor, newRequester, sealForRegister, userId, hex } from "../test/helpers/client.js";
-import { startRedis } from "../test/helpers/redisServer.js";
-import vectors from "../test/fixtures/vectors.json" with { type: "json" };
-import { cryptoResolveLoop } from "./crypto-loop.js";
-import { pacedRunInChild } from "./paced.js";
-import { Redis } from "ioredis";
+import { type CryptoLoopInput, cryptoResolveLoop } from "./crypto-loop.js";
+import { benchIdentity } from "./identities.js";
+import { checkResolveWithProof, loadIdentities, logToml, newLog } from "./log.js";
+import { Figures } from "./figures.js";
 import {
-  durationBuckets,
-  freePort,
-  mainThreadCpuMs,
-  grpcJsClient,
-  grpcRun,
-  haveH2load,
-  haveWrk,
-  httpRun,
-  median,
-  p99BucketMs,
-  peakRssMiB,
-  resetPeakRss,
-  withCpu,
-  type LoadResult,
-  type NodeProc,
-  sleep,
-  spawnNode,
-} from "./lib.js";
+  BARE_RESOLVE_SETUP,
+  HANDLE,
+  HANDLE_HEX,
+  IDENTITY_JSON,
+  REQUESTERS,
+  RESOLVE_BODIES,
+  checkGrpc,
+  checkJson,
+  checkResolve,
+  register,
+  registryToml,
+} from "./fixture.js";
+import { grpcRun, grpcTool, haveH2load } from "./load/grpc.js";
+import { httpRun, httpTool } from "./load/http.js";
+import { pacedRunInChild } from "./load/paced.js";
+import type { LoadResult } from "./load/types.js";
+import { durationBuckets, p99BucketMs } from "./metrics.js";
+import { mainThreadCpuMs, peakRssMiB, resetPeakRss, withCpu } from "./procfs.js";
+import { type NodeProc, freePort, spawnNode, startRedis } from "./processes.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const SECONDS = QUICK ? 2 : 5; // whole seconds: wrk takes no fractions
@@ -80,19 +83,18 @@ const CONNECTIONS = 64;
 const P99_CONNECTIONS = 16;
 const PROFILE_DIR = process.env["BENCH_PROFILE"];
 const ONLY = process.env["BENCH_ONLY"]?.split(",").filter((s) => s !== "");
+// The log registries' identities: a tree of this many entries (proofs of ceil(log2) hashes).
+const LOG_IDENTITIES = QUICK ? 1000 : 10_000;
 
 const progress = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
 };
+const wanted = (name: string): boolean => ONLY === undefined || ONLY.includes(name);
 
-// ------------------------------------------------------------------- setup
+// ------------------------------------------------------------------ servers
 
 const HUGE = 10_000_000; // rate limiting on, never refusing
-function registryToml(port: number, storage: string): string {
-  return `
-mode = "http"
-address = "127.0.0.1:${port}"
-[rate_limit]
+const RATE_LIMIT = `[rate_limit]
 enabled = true
 per_ip_rps = ${HUGE}
 burst = ${HUGE}
@@ -100,200 +102,129 @@ ban_seconds = 300
 [rate_limit.endpoints]
 register_rps = ${HUGE}
 resolve_rps = ${HUGE}
-check_user_rps = ${HUGE}
-[envelope]
-pepper_hex = "${vectors.pepper_hex}"
-keys = [{ kid_hex = "${vectors.registry_key.kid_hex}", x25519_private_key_hex = "${vectors.registry_key.x25519_private_key_hex}", active = true }]
-${storage}
-`;
+check_user_rps = ${HUGE}`;
+
+interface Servers {
+  readonly bareHttp: NodeProc;
+  readonly bareResolve: NodeProc;
+  readonly bareConnect: NodeProc;
+  readonly bareH2: NodeProc;
+  /** The registry on the memory store. */
+  readonly mem: NodeProc;
+  /** Two registries on one Redis. */
+  readonly redisA: NodeProc;
+  readonly redisB: NodeProc;
+  /** The transparency log on: memory store, and Redis (the same redis-server, another key prefix). */
+  readonly memLog: NodeProc;
+  readonly redisLog: NodeProc;
 }
 
-const seq = (n: number, f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i) & 0xff);
-// A realistic identity: 32-byte keys and a 64-byte signature, as serde byte arrays.
-const identity = identityFor("bench-alice", {
-  signing_public_key: seq(32, (i) => i * 7 + 1),
-  encryption_public_key: seq(32, (i) => i * 13 + 5),
-  signature: seq(64, (i) => i * 31 + 11),
-});
-const handle = userId("bench-alice");
-const handleHex = hex(handle);
-const requesters = Array.from({ length: 8 }, () => x25519.getPublicKey(x25519.utils.randomSecretKey()));
-const resolveBodies = requesters.map((pk) =>
-  JSON.stringify({ handle: handleHex, requester_ephemeral_pubkey_hex: hex(pk) }),
-);
+/** The log registries' identities, and JSON resolves over them (requesters in turn), without and with a proof. */
+const LOG_USERS = Array.from({ length: LOG_IDENTITIES }, (_, i) => benchIdentity(i));
+const logResolveBodies = (proof: boolean): string[] =>
+  LOG_USERS.map((id, i) =>
+    JSON.stringify({
+      handle: Buffer.from(id.userId).toString("hex"),
+      requester_ephemeral_pubkey_hex: Buffer.from(REQUESTERS[i % REQUESTERS.length] as Uint8Array).toString("hex"),
+      ...(proof ? { proof: true } : {}),
+    }),
+  );
+const LOG_FIGURES = ["resolve_json_log", "resolve_json_proof", "resolve_json_redis_log", "resolve_json_redis_proof"];
+const LOGS = { mem: newLog("bench.example/log-memory"), redis: newLog("bench.example/log-redis") };
 
-async function register(url: string): Promise<void> {
-  const envelope = sealForRegister(vectors.registry_key.x25519_public_key_hex, vectors.registry_key.kid_hex, Buffer.from(vectors.pepper_hex, "hex"), handle, canonical(identity));
-  const res = await fetch(`${url}/register`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ handle: handleHex, envelope }),
-  });
-  if (res.status !== 200 && res.status !== 409) throw new Error(`register on ${url}: ${res.status} ${await res.text()}`);
-}
+type Start = (name: string, args: string[], port: number) => Promise<NodeProc>;
 
-/** One real resolve (JSON, opened with the requester's key) and check_user before any load. */
-async function checkJson(url: string): Promise<void> {
-  await checkResolve(url);
-  const cu = await fetch(`${url}/check_user/${handleHex}`);
-  if ((await cu.text()) !== '{"exists":true}') throw new Error(`check_user on ${url} does not find the bench identity`);
-}
-
-/** One real resolve over JSON, opened with the requester's key. */
-async function checkResolve(url: string): Promise<void> {
-  const requester = newRequester();
-  const res = await fetch(`${url}/resolve`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ handle: handleHex, requester_ephemeral_pubkey_hex: requester.publicHex }),
-  });
-  const body = (await res.json()) as { envelope: { sender_pubkey: string; nonce: string; ciphertext: string } | null };
-  if (res.status !== 200 || body.envelope === null) throw new Error(`resolve on ${url}: ${res.status} ${JSON.stringify(body)}`);
-  const plain = requester.open(body.envelope, handle, Buffer.from(vectors.pepper_hex, "hex"));
-  if (plain !== canonical(identity)) throw new Error(`resolve on ${url} answered another identity`);
-}
-
-/** One real gRPC Resolve through grpc-js: h2load only sees HTTP 200s, this sees the gRPC status. */
-async function checkGrpc(url: string, expectCiphertext: boolean): Promise<void> {
-  const client = grpcJsClient(url);
-  try {
-    const res = await new Promise<{ envelope?: { ciphertext: Buffer } }>((resolve, reject) =>
-      client["resolve"]?.({ handle: Buffer.from(handle), requesterEphemeralPubkey: Buffer.from(requesters[0] as Uint8Array) }, (err, r) =>
-        err ? reject(err) : resolve(r as { envelope?: { ciphertext: Buffer } }),
-      ),
-    );
-    if (expectCiphertext && !(res.envelope && res.envelope.ciphertext.length > 16)) throw new Error(`gRPC resolve on ${url}: no envelope`);
-  } finally {
-    client.close();
-  }
-}
-
-async function redisProcessId(url: string): Promise<number> {
-  const client = new Redis(url, { lazyConnect: true });
-  try {
-    await client.connect();
-    const info = await client.info("server");
-    return Number(/process_id:(\d+)/.exec(info)?.[1] ?? NaN);
-  } finally {
-    client.disconnect();
-  }
-}
-
-// ------------------------------------------------------------- measuring
-
-interface Figure {
-  readonly name: string;
-  readonly unit: string;
-  readonly runs: number[];
-  readonly notes: string[];
-}
-const figures = new Map<string, Figure>();
-function record(name: string, unit: string, value: number, note?: string): void {
-  let f = figures.get(name);
-  if (f === undefined) {
-    f = { name, unit, runs: [], notes: [] };
-    figures.set(name, f);
-  }
-  f.runs.push(value);
-  if (note !== undefined) f.notes.push(note);
-}
-const wanted = (name: string): boolean => ONLY === undefined || ONLY.includes(name);
-
-function noteBad(r: LoadResult): string | undefined {
-  return r.bad > 0 ? `${r.bad} failed requests` : undefined;
-}
-
-async function main(): Promise<void> {
-  const work = mkdtempSync(path.join(os.tmpdir(), "enigma-bench-"));
-  const logDir = path.join(work, "logs");
-  const procs: NodeProc[] = [];
-  const redis = await startRedis();
-  const spawnOpts = PROFILE_DIR === undefined ? { logDir } : { logDir, cpuProfDir: path.resolve(PROFILE_DIR) };
-  const start = async (name: string, args: string[], port: number): Promise<NodeProc> => {
-    const p = await spawnNode(name, args, port, spawnOpts);
-    procs.push(p);
-    return p;
-  };
+/** The baselines (bench/servers/) and the three registries, started together. */
+async function startServers(work: string, redisUrl: string, start: Start): Promise<Servers> {
   const registry = async (name: string, storage: string): Promise<NodeProc> => {
     const port = await freePort();
     const file = path.join(work, `${name}.toml`);
-    writeFileSync(file, registryToml(port, storage));
+    writeFileSync(file, registryToml(port, `${RATE_LIMIT}\n${storage}`));
     return start(name, ["src/main.ts", "--config", file], port);
   };
-  try {
-    const t0 = Date.now();
-    const redisStorage = `[storage]\nkind = "redis"\nurl = "${redis.url}"\nkey_prefix = "bench:"`;
-    const bareResolveSetup = path.join(work, "bare-resolve.json");
-    writeFileSync(
-      bareResolveSetup,
-      JSON.stringify({
-        pepper_hex: vectors.pepper_hex,
-        x25519_private_key_hex: vectors.registry_key.x25519_private_key_hex,
-        kid_hex: vectors.registry_key.kid_hex,
-        handle_hex: handleHex,
-        identity_json: canonical(identity),
-      }),
-    );
-    const [bareHttp, bareResolve, bareConnect, bareH2, mem, redisA, redisB] = await Promise.all([
-      freePort().then((p) => start("bare-http", ["bench/servers/bare-http.ts", String(p)], p)),
-      freePort().then((p) => start("bare-resolve", ["bench/servers/bare-resolve.ts", String(p), bareResolveSetup], p)),
-      freePort().then((p) => start("bare-connect", ["bench/servers/bare-connect.ts", String(p)], p)),
-      freePort().then((p) => start("bare-h2", ["bench/servers/bare-h2.ts", String(p)], p)),
-      registry("registry-memory", '[storage]\nkind = "memory"'),
-      registry("registry-redis-a", redisStorage),
-      registry("registry-redis-b", redisStorage),
-    ]);
-    if (!bareHttp || !bareResolve || !bareConnect || !bareH2 || !mem || !redisA || !redisB) throw new Error("unreachable");
-    await register(mem.url);
-    await register(redisA.url);
-    await checkResolve(bareResolve.url);
-    for (const p of [mem, redisA, redisB]) await checkJson(p.url);
-    await checkGrpc(mem.url, true);
-    await checkGrpc(bareConnect.url, true);
-    progress(`servers up in ${Date.now() - t0} ms (logs in ${logDir}); HTTP/1.1 load: ${httpTool()}; gRPC load: ${haveH2load() ? "h2load" : "grpc-js loop"}`);
+  const baseline = async (name: string, ...extra: string[]): Promise<NodeProc> => {
+    const port = await freePort();
+    return start(name, [`bench/servers/${name}.ts`, String(port), ...extra], port);
+  };
+  const redisStorage = `[storage]\nkind = "redis"\nurl = "${redisUrl}"\nkey_prefix = "bench:"`;
+  const bareResolveSetup = path.join(work, "bare-resolve.json");
+  writeFileSync(bareResolveSetup, BARE_RESOLVE_SETUP);
+  const [bareHttp, bareResolve, bareConnect, bareH2, mem, redisA, redisB, memLog, redisLog] = await Promise.all([
+    baseline("bare-http"),
+    baseline("bare-resolve", bareResolveSetup),
+    baseline("bare-connect"),
+    baseline("bare-h2"),
+    registry("registry-memory", '[storage]\nkind = "memory"'),
+    registry("registry-redis-a", redisStorage),
+    registry("registry-redis-b", redisStorage),
+    registry("registry-memory-log", `[storage]\nkind = "memory"\n${logToml(LOGS.mem)}`),
+    registry("registry-redis-log", `[storage]\nkind = "redis"\nurl = "${redisUrl}"\nkey_prefix = "benchlog:"\n${logToml(LOGS.redis)}`),
+  ]);
+  return { bareHttp, bareResolve, bareConnect, bareH2, mem, redisA, redisB, memLog, redisLog };
+}
 
-    const config = parseConfig(registryToml(0, ""));
-    const resolveMessage = toBinary(
-      ResolveRequestSchema,
-      create(ResolveRequestSchema, { handle, requesterEphemeralPubkey: requesters[0] as Uint8Array }),
-    );
-    const RESOLVE_PATH = "/enigma.registry.v1.RegistryService/Resolve";
-    const checkUserMessage = toBinary(CheckUserRequestSchema, create(CheckUserRequestSchema, { handle }));
-    const CHECK_USER_PATH = "/enigma.registry.v1.RegistryService/CheckUser";
-    const checkUserPath = `/check_user/${handleHex}`;
-    const json = (url: string, kind: "resolve" | "check_user", seconds: number, connections = CONNECTIONS, overallRate?: number) =>
-      httpRun({
-        url,
-        method: kind === "resolve" ? "POST" : "GET",
-        path: kind === "resolve" ? "/resolve" : checkUserPath,
-        ...(kind === "resolve" ? { bodies: resolveBodies } : {}),
-        connections,
-        seconds,
-        ...(overallRate === undefined ? {} : { overallRate }),
-      }, work);
-    const grpcLoad = (url: string, seconds: number) =>
-      grpcRun({
-        url,
-        path: RESOLVE_PATH,
-        message: resolveMessage,
-        request: { handle: Buffer.from(handle), requesterEphemeralPubkey: Buffer.from(requesters[0] as Uint8Array) },
-        seconds,
-        workDir: work,
-      });
-    const grpcCheckUser = (url: string, seconds: number) =>
-      grpcRun({
-        url,
-        path: CHECK_USER_PATH,
-        message: checkUserMessage,
-        request: { handle: Buffer.from(handle) },
-        seconds,
-        workDir: work,
-      });
-    const split = async (kind: "resolve" | "check_user", seconds: number): Promise<LoadResult> => {
-      const [a, b] = await Promise.all([
-        json(redisA.url, kind, seconds, CONNECTIONS / 2),
-        json(redisB.url, kind, seconds, CONNECTIONS / 2),
-      ]);
+/** The bench identity registered, and one real answer from every server before any load. */
+async function checkServers(s: Servers): Promise<void> {
+  await register(s.mem.url);
+  await register(s.redisA.url);
+  await checkResolve(s.bareResolve.url);
+  for (const p of [s.mem, s.redisA, s.redisB]) await checkJson(p.url);
+  await checkGrpc(s.mem.url, true);
+  await checkGrpc(s.bareConnect.url, true);
+  if (!LOG_FIGURES.some(wanted)) return;
+  // The log registries: every identity in a published checkpoint, and one resolve with proof checked as a client does.
+  const t0 = Date.now();
+  await Promise.all([loadIdentities(s.memLog.url, LOG_USERS), loadIdentities(s.redisLog.url, LOG_USERS)]);
+  const [m, r] = [await checkResolveWithProof(s.memLog.url, LOGS.mem, LOG_USERS[0]!), await checkResolveWithProof(s.redisLog.url, LOGS.redis, LOG_USERS[0]!)];
+  progress(`${LOG_IDENTITIES} identities synced and integrated into both log registries in ${Date.now() - t0} ms; proofs of ${m.proofBytes} and ${r.proofBytes} bytes`);
+}
+
+// ------------------------------------------------------------------- loads
+
+/** resolve and check_user: the bench identity; resolve_logged and resolve_proof: the log registries' identities, without and with "proof": true. */
+type Operation = "resolve" | "check_user" | "resolve_logged" | "resolve_proof";
+
+interface Loads {
+  /** JSON over HTTP/1.1 at full speed (wrk or autocannon), or at `overallRate` (autocannon). */
+  json(p: NodeProc, op: Operation, seconds?: number, connections?: number, overallRate?: number): Promise<LoadResult>;
+  /** gRPC Resolve or CheckUser (h2load or grpc-js). */
+  grpc(p: NodeProc, op: "resolve" | "check_user", seconds?: number): Promise<LoadResult>;
+  /** JSON split evenly over the two registries on Redis, summed (latencies: the larger). */
+  split(op: "resolve" | "check_user", seconds?: number): Promise<LoadResult>;
+}
+
+function loads(work: string, s: Servers): Loads {
+  const grpcRequests = {
+    resolve: {
+      path: "/enigma.registry.v1.RegistryService/Resolve",
+      message: toBinary(ResolveRequestSchema, create(ResolveRequestSchema, { handle: HANDLE, requesterEphemeralPubkey: REQUESTERS[0] as Uint8Array })),
+      request: { handle: Buffer.from(HANDLE), requesterEphemeralPubkey: Buffer.from(REQUESTERS[0] as Uint8Array) },
+    },
+    check_user: {
+      path: "/enigma.registry.v1.RegistryService/CheckUser",
+      message: toBinary(CheckUserRequestSchema, create(CheckUserRequestSchema, { handle: HANDLE })),
+      request: { handle: Buffer.from(HANDLE) },
+    },
+  };
+  const requests = {
+    resolve: { method: "POST", path: "/resolve", bodies: RESOLVE_BODIES },
+    check_user: { method: "GET", path: `/check_user/${HANDLE_HEX}` },
+    resolve_logged: { method: "POST", path: "/resolve", bodies: logResolveBodies(false) },
+    resolve_proof: { method: "POST", path: "/resolve", bodies: logResolveBodies(true) },
+  } as const;
+  const json: Loads["json"] = (p, op, seconds = SECONDS, connections = CONNECTIONS, overallRate) =>
+    httpRun({
+      url: p.url,
+      ...requests[op],
+      connections,
+      seconds,
+      ...(overallRate === undefined ? {} : { overallRate }),
+    }, work);
+  return {
+    json,
+    grpc: (p, op, seconds = SECONDS) => grpcRun({ url: p.url, ...grpcRequests[op], seconds, workDir: work }),
+    async split(op, seconds = SECONDS) {
+      const [a, b] = await Promise.all([json(s.redisA, op, seconds, CONNECTIONS / 2), json(s.redisB, op, seconds, CONNECTIONS / 2)]);
       return {
         rps: a.rps + b.rps,
         requests: a.requests + b.requests,
@@ -302,144 +233,224 @@ async function main(): Promise<void> {
         bad: a.bad + b.bad,
         ...(a.loadgenCpuMs === undefined || b.loadgenCpuMs === undefined ? {} : { loadgenCpuMs: a.loadgenCpuMs + b.loadgenCpuMs }),
       };
+    },
+  };
+}
+
+/** JIT warm-up of every server and path, not measured. */
+async function warmUp({ s, load }: Bench): Promise<void> {
+  await load.json(s.bareHttp, "check_user", WARMUP_SECONDS);
+  await load.json(s.bareResolve, "resolve", WARMUP_SECONDS);
+  for (const p of [s.mem, s.redisA, s.redisB]) {
+    await load.json(p, "resolve", WARMUP_SECONDS);
+    await load.json(p, "check_user", WARMUP_SECONDS);
+  }
+  await load.grpc(s.bareConnect, "resolve", WARMUP_SECONDS);
+  await load.grpc(s.mem, "resolve", WARMUP_SECONDS);
+  await load.grpc(s.bareH2, "check_user", WARMUP_SECONDS);
+  await load.grpc(s.mem, "check_user", WARMUP_SECONDS);
+  if (!LOG_FIGURES.some(wanted)) return;
+  for (const p of [s.memLog, s.redisLog]) {
+    await load.json(p, "resolve_logged", WARMUP_SECONDS);
+    await load.json(p, "resolve_proof", WARMUP_SECONDS);
+  }
+}
+
+// --------------------------------------------------------------- scenarios
+
+interface Bench {
+  readonly s: Servers;
+  readonly load: Loads;
+  readonly redisPid: number;
+  readonly cryptoInput: CryptoLoopInput;
+  readonly figures: Figures;
+}
+
+/** One round's measurement of one figure (or a few that belong together). */
+type Scenario = (b: Bench) => Promise<void>;
+
+/**
+ * Throughput of `name`, plus the CPU each request cost the server process(es)
+ * (and Redis): a figure that other load on the machine hardly moves. Null
+ * when BENCH_ONLY leaves it out.
+ */
+async function measure(b: Bench, name: string, servers: NodeProc[], run: () => Promise<LoadResult>): Promise<LoadResult | null> {
+  if (!wanted(name)) return null;
+  const { figures: f } = b;
+  const usesRedis = servers.some((p) => p === b.s.redisA || p === b.s.redisB || p === b.s.redisLog);
+  const pids = [...servers.map((p) => p.pid), ...(usesRedis ? [b.redisPid] : [])];
+  for (const p of servers) resetPeakRss(p.pid);
+  const mainBefore = mainThreadCpuMs(servers[0]!.pid);
+  const benchBefore = process.cpuUsage();
+  const { result: r, cpuMs } = await withCpu(pids, run);
+  const mainMs = mainThreadCpuMs(servers[0]!.pid) - mainBefore;
+  const bench = process.cpuUsage(benchBefore);
+  f.record(`${name}_peak_rss_mib`, "MiB", Math.max(...servers.map((p) => peakRssMiB(p.pid))));
+  const perReq = (ms: number): number => (ms * 1000) / Math.max(1, r.requests);
+  const serverUs = perReq(cpuMs.slice(0, servers.length).reduce((x, y) => x + y, 0));
+  f.record(name, "req/s", r.rps, r.bad > 0 ? `${r.bad} failed requests` : undefined);
+  f.record(`${name}_cpu_us`, "us/req", serverUs);
+  if (pids.length > servers.length) f.record(`${name}_redis_cpu_us`, "us/req", perReq(cpuMs[servers.length] as number));
+  // Where the two cores go: the server's event loop alone (its other
+  // threads are the rest of _cpu_us), and the HTTP/1.1 load generator:
+  // wrk as a child, or autocannon in this process (h2load is not counted).
+  if (servers.length === 1) f.record(`${name}_main_thread_cpu_us`, "us/req", perReq(mainMs));
+  if (!name.includes("grpc")) f.record(`${name}_loadgen_cpu_us`, "us/req", perReq(r.loadgenCpuMs ?? (bench.user + bench.system) / 1000));
+  progress(`  ${name}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms} ms, ${serverUs.toFixed(1)} us CPU/req${r.bad ? `, ${r.bad} failed` : ""}`);
+  await sleep(200);
+  return r;
+}
+
+/** A throughput scenario: `send` to the servers named in `on` (the first one for a single load), then `after` with the result. */
+function throughput(
+  name: string,
+  on: keyof Servers | (keyof Servers)[],
+  send: (load: Loads, p: NodeProc) => Promise<LoadResult>,
+  after?: (b: Bench, r: LoadResult) => Promise<void>,
+): Scenario {
+  const keys = typeof on === "string" ? [on] : on;
+  return async (b) => {
+    const servers = keys.map((k) => b.s[k]);
+    const r = await measure(b, name, servers, () => send(b.load, servers[0]!));
+    if (r !== null && after !== undefined) await after(b, r);
+  };
+}
+
+/** crypto_resolve: the resolve hot path's crypto in a loop, in this process. */
+async function cryptoResolve(b: Bench): Promise<void> {
+  if (!wanted("crypto_resolve")) return;
+  const ops = cryptoResolveLoop(b.cryptoInput, CRYPTO_SECONDS);
+  b.figures.record("crypto_resolve", "ops/s", ops);
+  b.figures.record("crypto_resolve_cpu_us", "us/op", 1e6 / ops);
+  progress(`  crypto_resolve: ${Math.round(ops)} ops/s`);
+}
+
+/**
+ * resolve_json's p99 at half its peak `peak`: on a fixed schedule (and in the
+ * registry's own histogram), bare node:http's on the same schedule, and the
+ * same rate through autocannon's overallRate.
+ */
+async function halfPeakLatency({ s, load, figures }: Bench, peak: LoadResult): Promise<void> {
+  if (!wanted("resolve_json_p99_at_half_peak")) return;
+  const rate = Math.max(1, Math.round(peak.rps / 2));
+  const offered = `${rate} req/s offered by ${P99_CONNECTIONS} connections`;
+  const paced = (url: string) =>
+    pacedRunInChild({ url, method: "POST", path: "/resolve", bodies: RESOLVE_BODIES, connections: P99_CONNECTIONS, seconds: SECONDS, rate });
+  const handlerBefore = await durationBuckets(s.mem.url, "json", "resolve");
+  const r = await paced(s.mem.url);
+  const handlerP99 = p99BucketMs(handlerBefore, await durationBuckets(s.mem.url, "json", "resolve"));
+  figures.record("resolve_json_p99_at_half_peak_ms", "ms", r.p99Ms, `${offered} on a fixed schedule, ${Math.round(r.rps)} served, p50 ${r.p50Ms} ms${r.bad ? `, ${r.bad} failed` : ""}`);
+  // The registry's own view of the same requests: how much of the p99 is the route itself.
+  figures.record("resolve_json_handler_p99_at_half_peak_le_ms", "ms", handlerP99);
+  progress(`  resolve_json_p99_at_half_peak: p99 ${r.p99Ms} ms, p50 ${r.p50Ms} ms at ${rate} req/s; in the handler p99 <= ${handlerP99} ms`);
+  // The floor of this machine and load generator: bare node:http under the same schedule.
+  const floor = await paced(s.bareHttp.url);
+  figures.record("bare_http_p99_at_same_rate_ms", "ms", floor.p99Ms, `p50 ${floor.p50Ms} ms${floor.bad ? `, ${floor.bad} failed` : ""}`);
+  // The same load through autocannon's overallRate (per-second bursts), the figure of earlier rounds.
+  const a = await load.json(s.mem, "resolve", SECONDS, P99_CONNECTIONS, rate);
+  figures.record("resolve_json_p99_at_half_peak_autocannon_ms", "ms", a.p99Ms, `${offered} in per-second bursts, p50 ${a.p50Ms} ms${a.bad ? `, ${a.bad} failed` : ""}`);
+}
+
+const REDIS_REPLICAS: (keyof Servers)[] = ["redisA", "redisB"];
+
+/** A round, in order: each figure right after its baseline, so both see the same neighbours. */
+const SCENARIOS: readonly Scenario[] = [
+  cryptoResolve,
+  throughput("bare_resolve", "bareResolve", (l, p) => l.json(p, "resolve")),
+  throughput("resolve_json", "mem", (l, p) => l.json(p, "resolve"), halfPeakLatency),
+  throughput("bare_http", "bareHttp", (l, p) => l.json(p, "check_user")),
+  throughput("check_user_json", "mem", (l, p) => l.json(p, "check_user")),
+  throughput("check_user_json_redis", "redisA", (l, p) => l.json(p, "check_user")),
+  throughput("bare_connect_grpc", "bareConnect", (l, p) => l.grpc(p, "resolve")),
+  throughput("resolve_grpc", "mem", (l, p) => l.grpc(p, "resolve")),
+  throughput("bare_h2_grpc", "bareH2", (l, p) => l.grpc(p, "check_user")),
+  throughput("check_user_grpc", "mem", (l, p) => l.grpc(p, "check_user")),
+  throughput("resolve_json_redis", "redisA", (l, p) => l.json(p, "resolve")),
+  throughput("check_user_json_redis_2replicas", REDIS_REPLICAS, (l) => l.split("check_user")),
+  throughput("resolve_json_redis_2replicas", REDIS_REPLICAS, (l) => l.split("resolve")),
+  // The transparency log: the same registry and identities, without then with a proof.
+  throughput("resolve_json_log", "memLog", (l, p) => l.json(p, "resolve_logged")),
+  throughput("resolve_json_proof", "memLog", (l, p) => l.json(p, "resolve_proof")),
+  throughput("resolve_json_redis_log", "redisLog", (l, p) => l.json(p, "resolve_logged")),
+  throughput("resolve_json_redis_proof", "redisLog", (l, p) => l.json(p, "resolve_proof")),
+];
+
+// --------------------------------------------------------------- report
+
+/** [ratio name, numerator figure, denominator figure, target]. */
+const RATIOS: readonly (readonly [string, string, string, string?])[] = [
+  ["resolve_json_vs_crypto", "resolve_json", "crypto_resolve", ">= 0.75"],
+  ["resolve_json_vs_bare_resolve", "resolve_json", "bare_resolve"],
+  ["check_user_json_vs_bare_http", "check_user_json", "bare_http", ">= 0.60"],
+  ["check_user_json_redis_vs_bare_http", "check_user_json_redis", "bare_http", ">= 0.40"],
+  ["check_user_grpc_vs_bare_h2", "check_user_grpc", "bare_h2_grpc", ">= 0.50"],
+  ["resolve_grpc_vs_crypto", "resolve_grpc", "crypto_resolve", ">= 0.50"],
+  ["resolve_grpc_vs_bare_connect", "resolve_grpc", "bare_connect_grpc"],
+  ["resolve_json_redis_vs_crypto", "resolve_json_redis", "crypto_resolve"],
+  ["check_user_2replicas_vs_1_redis", "check_user_json_redis_2replicas", "check_user_json_redis"],
+  ["resolve_2replicas_vs_1_redis", "resolve_json_redis_2replicas", "resolve_json_redis"],
+  ["resolve_proof_vs_resolve", "resolve_json_proof", "resolve_json_log", ">= 0.80"],
+  ["resolve_proof_vs_resolve_redis", "resolve_json_redis_proof", "resolve_json_redis_log", ">= 0.70"],
+  // The same comparisons by CPU cost per request (baseline cost / registry
+  // cost): what the ratio would be with a core each, whatever else ran.
+  ["cpu_resolve_json_vs_crypto", "crypto_resolve_cpu_us", "resolve_json_cpu_us"],
+  ["cpu_check_user_json_vs_bare_http", "bare_http_cpu_us", "check_user_json_cpu_us"],
+  ["cpu_check_user_json_redis_vs_bare_http", "bare_http_cpu_us", "check_user_json_redis_cpu_us"],
+  ["cpu_resolve_grpc_vs_bare_connect", "bare_connect_grpc_cpu_us", "resolve_grpc_cpu_us"],
+  ["cpu_check_user_grpc_vs_bare_h2", "bare_h2_grpc_cpu_us", "check_user_grpc_cpu_us"],
+  ["cpu_resolve_grpc_vs_crypto", "crypto_resolve_cpu_us", "resolve_grpc_cpu_us"],
+  ["cpu_resolve_proof_vs_resolve", "resolve_json_log_cpu_us", "resolve_json_proof_cpu_us"],
+  ["cpu_resolve_proof_vs_resolve_redis", "resolve_json_redis_log_cpu_us", "resolve_json_redis_proof_cpu_us"],
+];
+
+function report(figures: Figures): void {
+  const out: string[] = [];
+  out.push(`# enigma-node-registry bench: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"}), node ${process.version}, ` +
+    `${ROUNDS} rounds of ${SECONDS} s, HTTP/1.1 load ${httpTool()} with ${CONNECTIONS} connections, gRPC load ${grpcTool()}${QUICK ? ", QUICK" : ""}`);
+  out.push(...figures.lines());
+  for (const [name, num, den, target] of RATIOS) out.push(...figures.ratio(name, num, den, target));
+  if (figures.has("resolve_json_p99_at_half_peak_ms")) out.push("# resolve_json_p99_at_half_peak_ms target <= 5");
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+// ------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), "enigma-bench-"));
+  const logDir = path.join(work, "logs");
+  const procs: NodeProc[] = [];
+  const redis = await startRedis();
+  const spawnOpts = PROFILE_DIR === undefined ? { logDir } : { logDir, cpuProfDir: path.resolve(PROFILE_DIR) };
+  const start: Start = async (name, args, port) => {
+    const p = await spawnNode(name, args, port, spawnOpts);
+    procs.push(p);
+    return p;
+  };
+  try {
+    const t0 = Date.now();
+    const s = await startServers(work, redis.url, start);
+    await checkServers(s);
+    progress(`servers up in ${Date.now() - t0} ms (logs in ${logDir}); HTTP/1.1 load: ${httpTool()}; gRPC load: ${haveH2load() ? "h2load" : "grpc-js loop"}`);
+    const b: Bench = {
+      s,
+      load: loads(work, s),
+      redisPid: redis.pid,
+      cryptoInput: { config: parseConfig(registryToml(0, RATE_LIMIT)), handle: HANDLE, identityJson: IDENTITY_JSON, requesters: REQUESTERS },
+      figures: new Figures(),
     };
-
-    // JIT warm-up of every server and path, not measured.
     progress("warming up");
-    await json(bareHttp.url, "check_user", WARMUP_SECONDS);
-    await json(bareResolve.url, "resolve", WARMUP_SECONDS);
-    for (const p of [mem, redisA, redisB]) {
-      await json(p.url, "resolve", WARMUP_SECONDS);
-      await json(p.url, "check_user", WARMUP_SECONDS);
-    }
-    await grpcLoad(bareConnect.url, WARMUP_SECONDS);
-    await grpcLoad(mem.url, WARMUP_SECONDS);
-    await grpcCheckUser(bareH2.url, WARMUP_SECONDS);
-    await grpcCheckUser(mem.url, WARMUP_SECONDS);
-
-    const cryptoInput = { config, handle, identityJson: canonical(identity), requesters };
-    const redisPid = await redisProcessId(redis.url);
+    await warmUp(b);
     for (let round = 1; round <= ROUNDS; round++) {
       progress(`round ${round}/${ROUNDS}`);
-      // Throughput, plus the CPU each request cost the server process(es)
-      // (and Redis): a figure that other load on the machine hardly moves.
-      const measure = async (name: string, servers: NodeProc[], run: () => Promise<LoadResult>): Promise<LoadResult | null> => {
-        if (!wanted(name)) return null;
-        const usesRedis = servers.some((p) => p === redisA || p === redisB);
-        const pids = [...servers.map((p) => p.pid), ...(usesRedis ? [redisPid] : [])];
-        for (const p of servers) resetPeakRss(p.pid);
-        const mainBefore = mainThreadCpuMs(servers[0]!.pid);
-        const benchBefore = process.cpuUsage();
-        const { result: r, cpuMs } = await withCpu(pids, run);
-        const mainMs = mainThreadCpuMs(servers[0]!.pid) - mainBefore;
-        const bench = process.cpuUsage(benchBefore);
-        record(`${name}_peak_rss_mib`, "MiB", Math.max(...servers.map((p) => peakRssMiB(p.pid))));
-        const perReq = (ms: number): number => (ms * 1000) / Math.max(1, r.requests);
-        const serverUs = perReq(cpuMs.slice(0, servers.length).reduce((a, b) => a + b, 0));
-        record(name, "req/s", r.rps, noteBad(r));
-        record(`${name}_cpu_us`, "us/req", serverUs);
-        if (pids.length > servers.length) record(`${name}_redis_cpu_us`, "us/req", perReq(cpuMs[servers.length] as number));
-        // Where the two cores go: the server's event loop alone (its other
-        // threads are the rest of _cpu_us), and the HTTP/1.1 load generator:
-        // wrk as a child, or autocannon in this process (h2load is not counted).
-        if (servers.length === 1) record(`${name}_main_thread_cpu_us`, "us/req", perReq(mainMs));
-        if (!name.includes("grpc")) record(`${name}_loadgen_cpu_us`, "us/req", perReq(r.loadgenCpuMs ?? (bench.user + bench.system) / 1000));
-        progress(`  ${name}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms} ms, ${serverUs.toFixed(1)} us CPU/req${r.bad ? `, ${r.bad} failed` : ""}`);
-        await sleep(200);
-        return r;
-      };
-      // Each figure right after its baseline, so both see the same neighbours.
-      if (wanted("crypto_resolve")) {
-        const ops = cryptoResolveLoop(cryptoInput, CRYPTO_SECONDS);
-        record("crypto_resolve", "ops/s", ops);
-        record("crypto_resolve_cpu_us", "us/op", 1e6 / ops);
-        progress(`  crypto_resolve: ${Math.round(ops)} ops/s`);
-      }
-      await measure("bare_resolve", [bareResolve], () => json(bareResolve.url, "resolve", SECONDS));
-      const peak = await measure("resolve_json", [mem], () => json(mem.url, "resolve", SECONDS));
-      if (peak !== null && wanted("resolve_json_p99_at_half_peak")) {
-        const rate = Math.max(1, Math.round(peak.rps / 2));
-        const offered = `${rate} req/s offered by ${P99_CONNECTIONS} connections`;
-        const handlerBefore = await durationBuckets(mem.url, "json", "resolve");
-        const r = await pacedRunInChild({ url: mem.url, method: "POST", path: "/resolve", bodies: resolveBodies, connections: P99_CONNECTIONS, seconds: SECONDS, rate });
-        const handlerP99 = p99BucketMs(handlerBefore, await durationBuckets(mem.url, "json", "resolve"));
-        record("resolve_json_p99_at_half_peak_ms", "ms", r.p99Ms, `${offered} on a fixed schedule, ${Math.round(r.rps)} served, p50 ${r.p50Ms} ms${r.bad ? `, ${r.bad} failed` : ""}`);
-        // The registry's own view of the same requests: how much of the p99 is the route itself.
-        record("resolve_json_handler_p99_at_half_peak_le_ms", "ms", handlerP99);
-        progress(`  resolve_json_p99_at_half_peak: p99 ${r.p99Ms} ms, p50 ${r.p50Ms} ms at ${rate} req/s; in the handler p99 <= ${handlerP99} ms`);
-        // The floor of this machine and load generator: bare node:http under the same schedule.
-        const floor = await pacedRunInChild({ url: bareHttp.url, method: "POST", path: "/resolve", bodies: resolveBodies, connections: P99_CONNECTIONS, seconds: SECONDS, rate });
-        record("bare_http_p99_at_same_rate_ms", "ms", floor.p99Ms, `p50 ${floor.p50Ms} ms${floor.bad ? `, ${floor.bad} failed` : ""}`);
-        // The same load through autocannon's overallRate (per-second bursts), the figure of earlier rounds.
-        const a = await json(mem.url, "resolve", SECONDS, P99_CONNECTIONS, rate);
-        record("resolve_json_p99_at_half_peak_autocannon_ms", "ms", a.p99Ms, `${offered} in per-second bursts, p50 ${a.p50Ms} ms${a.bad ? `, ${a.bad} failed` : ""}`);
-      }
-      await measure("bare_http", [bareHttp], () => json(bareHttp.url, "check_user", SECONDS));
-      await measure("check_user_json", [mem], () => json(mem.url, "check_user", SECONDS));
-      await measure("check_user_json_redis", [redisA], () => json(redisA.url, "check_user", SECONDS));
-      await measure("bare_connect_grpc", [bareConnect], () => grpcLoad(bareConnect.url, SECONDS));
-      await measure("resolve_grpc", [mem], () => grpcLoad(mem.url, SECONDS));
-      await measure("bare_h2_grpc", [bareH2], () => grpcCheckUser(bareH2.url, SECONDS));
-      await measure("check_user_grpc", [mem], () => grpcCheckUser(mem.url, SECONDS));
-      await measure("resolve_json_redis", [redisA], () => json(redisA.url, "resolve", SECONDS));
-      await measure("check_user_json_redis_2replicas", [redisA, redisB], () => split("check_user", SECONDS));
-      await measure("resolve_json_redis_2replicas", [redisA, redisB], () => split("resolve", SECONDS));
+      for (const scenario of SCENARIOS) await scenario(b);
     }
     progress(`measured in ${Math.round((Date.now() - t0) / 1000)} s`);
-    report();
+    report(b.figures);
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
     await redis.stop();
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-// --------------------------------------------------------------- report
-
-const httpTool = (): string => (haveWrk() ? "wrk -t1" : "autocannon");
-
-function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  return Math.abs(v) >= 100 ? String(Math.round(v)) : v.toFixed(2);
-}
-
-function report(): void {
-  const out: string[] = [];
-  out.push(`# enigma-node-registry bench: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"}), node ${process.version}, ` +
-    `${ROUNDS} rounds of ${SECONDS} s, HTTP/1.1 load ${httpTool()} with ${CONNECTIONS} connections, gRPC load ${haveH2load() ? "h2load -c4 -m32" : "grpc-js 128 in flight"}${QUICK ? ", QUICK" : ""}`);
-  for (const f of figures.values()) {
-    out.push(`# ${f.name} runs: ${f.runs.map(fmt).join(" ")}${f.notes.length ? ` (${f.notes.join("; ")})` : ""}`);
-    out.push(`BENCH ${f.name} ${fmt(median(f.runs))} ${f.unit}`);
-  }
-  const ratio = (name: string, num: string, den: string, target?: string): void => {
-    const a = figures.get(num)?.runs;
-    const b = figures.get(den)?.runs;
-    if (!a || !b || a.length === 0 || b.length !== a.length) return;
-    const per = a.map((x, i) => x / (b[i] as number));
-    out.push(`# ratio_${name} per round: ${per.map((r) => r.toFixed(3)).join(" ")}${target ? ` (target ${target})` : ""}`);
-    out.push(`BENCH ratio_${name} ${median(per).toFixed(3)}`);
-  };
-  ratio("resolve_json_vs_crypto", "resolve_json", "crypto_resolve", ">= 0.75");
-  ratio("resolve_json_vs_bare_resolve", "resolve_json", "bare_resolve");
-  ratio("check_user_json_vs_bare_http", "check_user_json", "bare_http", ">= 0.60");
-  ratio("check_user_json_redis_vs_bare_http", "check_user_json_redis", "bare_http", ">= 0.40");
-  ratio("check_user_grpc_vs_bare_h2", "check_user_grpc", "bare_h2_grpc", ">= 0.50");
-  ratio("resolve_grpc_vs_crypto", "resolve_grpc", "crypto_resolve", ">= 0.50");
-  ratio("resolve_grpc_vs_bare_connect", "resolve_grpc", "bare_connect_grpc");
-  ratio("resolve_json_redis_vs_crypto", "resolve_json_redis", "crypto_resolve");
-  ratio("check_user_2replicas_vs_1_redis", "check_user_json_redis_2replicas", "check_user_json_redis");
-  ratio("resolve_2replicas_vs_1_redis", "resolve_json_redis_2replicas", "resolve_json_redis");
-  // The same comparisons by CPU cost per request (baseline cost / registry
-  // cost): what the ratio would be with a core each, whatever else ran.
-  ratio("cpu_resolve_json_vs_crypto", "crypto_resolve_cpu_us", "resolve_json_cpu_us");
-  ratio("cpu_check_user_json_vs_bare_http", "bare_http_cpu_us", "check_user_json_cpu_us");
-  ratio("cpu_check_user_json_redis_vs_bare_http", "bare_http_cpu_us", "check_user_json_redis_cpu_us");
-  ratio("cpu_resolve_grpc_vs_bare_connect", "bare_connect_grpc_cpu_us", "resolve_grpc_cpu_us");
-  ratio("cpu_check_user_grpc_vs_bare_h2", "bare_h2_grpc_cpu_us", "check_user_grpc_cpu_us");
-  ratio("cpu_resolve_grpc_vs_crypto", "crypto_resolve_cpu_us", "resolve_grpc_cpu_us");
-  const p99 = figures.get("resolve_json_p99_at_half_peak_ms");
-  if (p99) out.push("# resolve_json_p99_at_half_peak_ms target <= 5");
-  process.stdout.write(out.join("\n") + "\n");
 }
 
 main().catch((err: unknown) => {

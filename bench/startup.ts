@@ -6,13 +6,15 @@
 // process 2 s after that, with no request in between. A memory store and a
 // fresh config each time; both with npm start's node flags.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { initConfigToml } from "../src/config/generate.js";
-import { NPM_START_NODE_FLAGS } from "../test/helpers/npmStart.js";
-import { ROOT, freePort, median, sleep } from "./lib.js";
+import { median } from "./figures.js";
+import { statusKiB } from "./procfs.js";
+import { NODE_FLAGS, ROOT, freePort } from "./processes.js";
 
 const ROUNDS = Number(process.argv[2] ?? 9);
 const VARIANTS = {
@@ -21,16 +23,16 @@ const VARIANTS = {
 } as const;
 
 function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (m === null) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]);
+  const kib = statusKiB(pid, "VmRSS");
+  if (Number.isNaN(kib)) throw new Error(`no VmRSS for ${pid}`);
+  return kib;
 }
 
 async function once(args: readonly string[], config: string): Promise<{ startMs: number; rssMiB: number }> {
   const port = await freePort();
   writeFileSync(config, initConfigToml().replace("127.0.0.1:8443", `127.0.0.1:${port}`));
   const started = performance.now();
-  const child = spawn(process.execPath, [...NPM_START_NODE_FLAGS, ...args, "--config", config], { cwd: ROOT, stdio: "ignore" });
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...args, "--config", config], { cwd: ROOT, stdio: "ignore" });
   try {
     for (;;) {
       const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);

@@ -30,6 +30,9 @@ import { Registry } from "./registry.js";
 import type { RequestHandler } from "./adapters/http.js";
 import type { TransportEvents } from "./transport/events.js";
 import { InstrumentedStore } from "./store/instrumented.js";
+import { type TransparencyRuntime, transparencyRuntime } from "./transparency/runtime.js";
+import { createVrfProver } from "./transparency/vrfProver.js";
+import { transparencyWarnings } from "./config/transparency.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/store.js";
 import { RegistryService, file_enigma_registry_v1_registry } from "../gen/enigma/registry/v1/registry_pb.js";
@@ -52,6 +55,8 @@ export interface App {
   readonly store: Store;
   readonly health: HealthMonitor;
   readonly metrics: Metrics;
+  /** The transparency log's integrator, backfill and reader; null while [transparency] is off. */
+  readonly transparency: TransparencyRuntime | null;
   readonly logger: Logger;
   /** Start of shutdown: readiness and health turn NOT_SERVING, Health/Watch streams end. */
   beginShutdown(): void;
@@ -64,9 +69,16 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const logger = opts.logger ?? createLogger(config.log.level);
   const log = (msg: string): void => logger.warn(msg);
   const metrics = new Metrics();
+  // With the transparency log on, the store gives each new identity its nonce and VRF proof.
+  const logConfig = config.transparency;
+  const logFields = logConfig === null ? null : { vrfSecretKey: logConfig.vrfSecretKey, prove: await createVrfProver() };
   // openStore also starts the memory store's presence sweeper (every gc_interval_seconds).
-  const opened = await openStore(config, { now, log });
+  const opened = await openStore(config, { now, log, transparency: logFields });
   const store = new InstrumentedStore(opened.store, metrics);
+  const logStore = opened.store.transparency;
+  const transparency =
+    logConfig === null || logStore === null ? null : transparencyRuntime(logStore, logConfig, { metrics, logger, now });
+  for (const warning of transparencyWarnings(logConfig)) logger.warn(`WARNING: ${warning}`);
   const redis = opened.redis;
   const keyring = new Keyring(config.envelope.keys, config.crypto.x25519Threads);
   const registry = new Registry({
@@ -76,6 +88,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     pow: new PowGuard(config.pow, store, { now }),
     keyring,
     now,
+    transparency: transparency?.service ?? null,
   });
   const clientIp = new ClientIpResolver(config.trustedProxies);
   const onInternalError = (err: unknown): void => logInternalError(logger, err);
@@ -139,7 +152,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       logger.debug({ event, code: (err as NodeJS.ErrnoException).code, message: err.message }, "transport error");
     },
   };
+  transparency?.start();
   return {
+    transparency,
     // CORS outside everything else: preflights never reach connect-node or the registry.
     handler: Object.assign(withCors(config.cors, handler), { claimStream, transportEvents }),
     opsHandler: opsOnly({ health, metrics, log: logger, serveMetrics: true }),
@@ -153,6 +168,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     },
     async close() {
       health.beginShutdown();
+      await transparency?.stop();
       await store.close();
       await keyring.close();
     },

@@ -14,12 +14,12 @@ import type {
   PublicIdentity,
   UserId,
 } from "./wire/domain.js";
-import { bytesToHex } from "./wire/encoding.js";
+import { bytesToHex } from "../client/src/wire/bytes.js";
 import { RegistryError, invalidInput } from "./wire/errors.js";
 import { AccessPolicy, type BulkWrite } from "./guard/access.js";
 import type { PowGuard } from "./guard/pow.js";
 import type { RateLimiter } from "./guard/rateLimit.js";
-import { parseIdentityPlaintext } from "./wire/identityJson.js";
+import { parseIdentityPlaintext } from "../client/src/wire/identity.js";
 import type { Keyring } from "./crypto/keyring.js";
 import type { Store } from "./store/store.js";
 import type { ServedTile, TransparencyKeys, TransparencyService } from "./transparency/service.js";

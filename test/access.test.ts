@@ -68,7 +68,7 @@ describe("[access] with bearer tokens", () => {
   const stranger = keygenToken(); // a real token, but not listed
 
   beforeAll(async () => {
-    reg = await startRegistry(testToml(`[access]\nsync = "peers"\nadd_nodes = "peers"\ntoken_sha256 = ["${peer.hash.toUpperCase()}"]`));
+    reg = await startRegistry(testToml({ top: `[access]\nsync = "peers"\nadd_nodes = "peers"\ntoken_sha256 = ["${peer.hash.toUpperCase()}"]` }));
     grpcJs = grpcClient(reg.url.replace("http://", ""));
   });
   afterAll(async () => {
@@ -128,7 +128,7 @@ describe("[access] with bearer tokens", () => {
 describe('[access] "off"', () => {
   it("refuses everyone, listed token or not, on both surfaces; allow_sync = false means sync off", async () => {
     const peer = keygenToken();
-    const reg = await startRegistry(testToml(`allow_sync = false\n[access]\nadd_nodes = "off"\ntoken_sha256 = ["${peer.hash}"]`));
+    const reg = await startRegistry(testToml({ top: `allow_sync = false\n[access]\nadd_nodes = "off"\ntoken_sha256 = ["${peer.hash}"]` }));
     const g = grpcClient(reg.url.replace("http://", ""));
     try {
       for (const headers of [{}, { authorization: `Bearer ${peer.token}` }]) {
@@ -151,9 +151,11 @@ describe("[access] with TLS client certificates", () => {
   beforeAll(async () => {
     certs = makeCerts();
     const listed = fingerprint(certs.read(certs.clientCertPath));
-    const tls = `[tls]\ncert_pem_path = ${JSON.stringify(certs.serverCertPath)}\nkey_pem_path = ${JSON.stringify(certs.serverKeyPath)}\nclient_ca_pem_path = ${JSON.stringify(certs.caPath)}\n`;
     reg = await startRegistry(
-      testToml(`[access]\nsync = "peers"\nadd_nodes = "peers"\npeer_cert_sha256 = ["${listed}"]`).replace('mode = "http"', 'mode = "tls"') + tls,
+      testToml({
+        top: `[access]\nsync = "peers"\nadd_nodes = "peers"\npeer_cert_sha256 = ["${listed}"]`,
+        tls: { cert: certs.serverCertPath, key: certs.serverKeyPath, clientCa: certs.caPath },
+      }),
     );
   });
   afterAll(async () => {
@@ -258,11 +260,8 @@ describe("IPv6 clients share a budget per prefix", () => {
 
   for (const store of ["memory", "redis"] as const) {
     it(`on the ${store} store: one /64 shares a ban, another /64 does not, ::ffff:a.b.c.d is a.b.c.d`, async () => {
-      const storage = store === "redis" ? `[storage]\nkind = "redis"\nurl = "${redis.url}"\nkey_prefix = "v6test${Date.now()}:"` : "";
-      const toml = testToml('trusted_proxies = ["127.0.0.1"]', { rateLimit: true, storage }).replace(
-        "[rate_limit]\nenabled = true",
-        "[rate_limit]\nenabled = true\nper_ip_rps = 1\nburst = 1\nban_seconds = 60",
-      );
+      const storage = store === "redis" ? `kind = "redis"\nurl = "${redis.url}"\nkey_prefix = "v6test${Date.now()}:"` : undefined;
+      const toml = testToml({ top: 'trusted_proxies = ["127.0.0.1"]', rateLimit: "per_ip_rps = 1\nburst = 1\nban_seconds = 60", storage });
       const reg = await startRegistry(toml);
       try {
         const from = (ip: string) => fetch(`${reg.url}/nodes`, { headers: { "x-forwarded-for": ip } }).then((r) => r.status);

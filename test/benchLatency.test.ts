@@ -1,8 +1,8 @@
 // The bench's reading of the registry's own latency histogram
-// (bench/lib.ts): the bucket bound that holds 99% of the requests counted
+// (bench/metrics.ts): the bucket bound that holds 99% of the requests counted
 // between two readings of a real registry's /metrics.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { durationBuckets, p99BucketMs } from "../bench/lib.js";
+import { durationBuckets, p99BucketMs } from "../bench/metrics.js";
 import { type Running, startRegistry } from "./helpers/registry.js";
 
 const HANDLE = "ab".repeat(32);

@@ -31,7 +31,7 @@ import {
   PEPPER_HEX,
   type RegistryProcess,
   keyEntry,
-  registryToml,
+  testToml,
   requestCount,
   startRegistryProcess,
   uniqueName,
@@ -209,9 +209,9 @@ describe("@enigma/registry-client in Chromium", () => {
     pages = await startPageServer();
     const cors = (origin: string): string => `[cors]\nallowed_origins = ["${origin}"]`;
     const started = await Promise.all([
-      startRegistryProcess("browser-allowed", registryToml({ top: cors(pages.origin), keys: [keyEntry(KEY_A, true), keyEntry(KEY_B, false, KEY_B_EXPIRY)] })),
-      startRegistryProcess("browser-limited", registryToml({ top: cors(pages.origin), rateLimit: "per_ip_rps = 1\nburst = 2\nban_seconds = 60" })),
-      startRegistryProcess("browser-refused", registryToml({ top: cors("https://app.example") })),
+      startRegistryProcess("browser-allowed", testToml({ top: cors(pages.origin), keys: [keyEntry(KEY_A, true), keyEntry(KEY_B, false, KEY_B_EXPIRY)] })),
+      startRegistryProcess("browser-limited", testToml({ top: cors(pages.origin), rateLimit: "per_ip_rps = 1\nburst = 2\nban_seconds = 60" })),
+      startRegistryProcess("browser-refused", testToml({ top: cors("https://app.example") })),
       (async () => {
         ensureFreshDist();
         const bundle = await bundlePage();

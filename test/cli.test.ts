@@ -32,7 +32,7 @@ describe("CLI", () => {
   }, 20_000);
 
   it("refuses storage kind sled with a message that says to use redis", () => {
-    const file = writeConfig("sled.toml", testToml("", { storage: '[storage]\nkind = "sled"\npath = "./db"' }));
+    const file = writeConfig("sled.toml", testToml({ storage: 'kind = "sled"\npath = "./db"' }));
     const r = runCli(["--config", file]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("redis");

@@ -14,6 +14,7 @@ import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { ALLOW_HEADERS, EXPOSE_HEADERS, withCors } from "../src/adapters/cors.js";
 import type { RequestHandler } from "../src/adapters/http.js";
 import { type Running, startRegistry, testToml, connectErrorOf } from "./helpers/registry.js";
+import { grpcFrame } from "./helpers/grpcFrame.js";
 
 const APP = "https://app.example";
 const EVIL = "https://evil.example";
@@ -23,15 +24,8 @@ const LIST_NODES = "/enigma.registry.v1.RegistryService/ListNodes";
 
 const corsToml = (origins: string, extra = "") => `[cors]\nallowed_origins = ${origins}\n${extra}`;
 
-/** gRPC-Web framing of one message (flag 0, big-endian length). */
-function grpcWebFrame(message: Uint8Array): Uint8Array {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
-}
-/** CheckUserRequest{handle} in protobuf: field 1, length-delimited. */
-const checkUserProto = (handle: Uint8Array) => grpcWebFrame(Buffer.concat([Buffer.from([0x0a, handle.length]), handle]));
+/** CheckUserRequest{handle} in protobuf (field 1, length-delimited), framed for gRPC-Web. */
+const checkUserProto = (handle: Uint8Array) => grpcFrame(Buffer.concat([Buffer.from([0x0a, handle.length]), handle]));
 
 /**
  * The three browser protocols: what a page sends (method, path, headers, body)
@@ -131,7 +125,7 @@ const withOrigin = (origin: string): Interceptor => (next) => (req) => {
 describe("an allowed origin and a refused one", () => {
   let reg: Running;
   beforeAll(async () => {
-    reg = await startRegistry(testToml(corsToml(`["${APP}", "http://127.0.0.1:5173"]`)));
+    reg = await startRegistry(testToml({ top: corsToml(`["${APP}", "http://127.0.0.1:5173"]`) }));
   });
   afterAll(async () => {
     await reg.stop();
@@ -268,7 +262,7 @@ describe("an allowed origin and a refused one", () => {
 describe('allowed_origins = ["*"]', () => {
   let reg: Running;
   beforeAll(async () => {
-    reg = await startRegistry(testToml(corsToml('["*"]', "max_age_seconds = 60")));
+    reg = await startRegistry(testToml({ top: corsToml('["*"]', "max_age_seconds = 60") }));
   });
   afterAll(async () => {
     await reg.stop();
@@ -297,7 +291,7 @@ describe("allowed_origins empty (the default): today's behaviour", () => {
   let cors: Running;
   beforeAll(async () => {
     plain = await startRegistry(testToml());
-    cors = await startRegistry(testToml(corsToml(`["${APP}"]`)));
+    cors = await startRegistry(testToml({ top: corsToml(`["${APP}"]`) }));
   });
   afterAll(async () => {
     await plain.stop();
@@ -359,10 +353,7 @@ describe("preflights and the rate limit", () => {
   let reg: Running;
   beforeAll(async () => {
     // Two tokens in all, and a refusal bans for a minute.
-    const toml = testToml(corsToml(`["${APP}"]`), { rateLimit: true }).replace(
-      "[rate_limit]\nenabled = true",
-      "[rate_limit]\nenabled = true\nper_ip_rps = 1\nburst = 2\nban_seconds = 60",
-    );
+    const toml = testToml({ top: corsToml(`["${APP}"]`), rateLimit: "per_ip_rps = 1\nburst = 2\nban_seconds = 60" });
     reg = await startRegistry(toml);
   });
   afterAll(async () => {

@@ -16,7 +16,7 @@ import {
   bytesToHex,
   hexToBytes,
   hexToBytesOfLength,
-} from "../src/wire/encoding.js";
+} from "../client/src/wire/bytes.js";
 import { normalizeUsername, userIdOf } from "../src/crypto/userId.js";
 import { blindIndex, blindIndexHex } from "../src/crypto/blind.js";
 import { X25519KeyPair, generateX25519PrivateKey } from "../src/crypto/x25519.js";

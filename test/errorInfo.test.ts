@@ -12,7 +12,7 @@ import { leadingZeroBitsOk, solvePow } from "../src/guard/pow.js";
 import { ErrorInfoSchema, RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { KID, PEPPER, REGISTRY_PUBLIC, type Running, connectClient, grpcWebClient, startRegistry, testToml, connectErrorOf } from "./helpers/registry.js";
 import { canonical, hex, identityFor, sealForRegister, userId } from "./helpers/client.js";
-import vectors from "./fixtures/vectors.json" with { type: "json" };
+import { KEY_A, keyEntry } from "./helpers/toml.js";
 
 let reg: Running | undefined;
 afterEach(async () => {
@@ -50,10 +50,7 @@ const rpcClients = (url: string): [string, Client<typeof RegistryService>][] => 
 
 describe("RATE_LIMITED", () => {
   const limited = (rps: number, burst: number, banSeconds: number) =>
-    testToml("", { rateLimit: true }).replace(
-      "[rate_limit]\nenabled = true",
-      `[rate_limit]\nenabled = true\nper_ip_rps = ${rps}\nburst = ${burst}\nban_seconds = ${banSeconds}`,
-    );
+    testToml({ rateLimit: `per_ip_rps = ${rps}\nburst = ${burst}\nban_seconds = ${banSeconds}` });
 
   it("JSON: 429 with Retry-After = ceil(retry_after_ms / 1000) and the body as before", async () => {
     // No ban: the wait is the refill of one token (under a second), so the header rounds up to 1.
@@ -112,12 +109,7 @@ describe("reason on register: UNKNOWN_ENVELOPE_KEY and EXPIRED_ENVELOPE_KEY", ()
   // The vectors' key is active; OLD is listed but expired long ago.
   const OLD = { kid: "1111111111111111", priv: "11".repeat(32) };
   const OLD_PUB = hex(x25519.getPublicKey(Buffer.from(OLD.priv, "hex")));
-  const toml = () =>
-    testToml().replace(
-      /keys = \[.*\]/,
-      `keys = [{ kid_hex = "${KID}", x25519_private_key_hex = "${vectors.registry_key.x25519_private_key_hex}", active = true },
-               { kid_hex = "${OLD.kid}", x25519_private_key_hex = "${OLD.priv}", active = false, not_after_epoch_ms = 1 }]`,
-    );
+  const toml = () => testToml({ keys: [keyEntry(KEY_A, true), keyEntry(OLD, false, 1)] });
 
   /** A register request sealed to `pub` under `kid`. */
   function sealed(name: string, pub: string, kid: string) {
@@ -161,7 +153,7 @@ describe("reason on register: UNKNOWN_ENVELOPE_KEY and EXPIRED_ENVELOPE_KEY", ()
 });
 
 describe("reason on proof of work: POW_INVALID for a refused header, none for a missing one", () => {
-  const powToml = testToml().replace("[rate_limit]", "[pow]\nenabled = true\ndifficulty = 8\nttl_seconds = 60\n[rate_limit]");
+  const powToml = testToml({ pow: "enabled = true\ndifficulty = 8\nttl_seconds = 60" });
   const MISSING = '{"error":{"code":"POW_REQUIRED","message":"proof of work required (x-enigma-pow header)"}}';
 
   /** Headers that are present but refused: malformed, insufficient, never issued, used. */

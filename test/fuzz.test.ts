@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HTTP_STATUS } from "../src/wire/errors.js";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { canonical, hex, identityFor, newRequester, sealForRegister, userId } from "./helpers/client.js";
+import { grpcFrame } from "./helpers/grpcFrame.js";
 import { KID, PEPPER, REGISTRY_PUBLIC, type Running, connectClient, startRegistry, testToml } from "./helpers/registry.js";
 
 const RUNS = 200;
@@ -22,7 +23,7 @@ const TIMEOUT = 60_000;
 let reg: Running;
 let agent: http.Agent;
 beforeAll(async () => {
-  reg = await startRegistry(testToml("max_nodes = 50"));
+  reg = await startRegistry(testToml({ top: "max_nodes = 50" }));
   agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 });
 afterAll(async () => {
@@ -260,9 +261,7 @@ function rawGrpc(session: http2.ClientHttp2Session, method: string, payload: Uin
     req.on("close", () => (status === undefined ? reject(new Error(`no grpc-status from ${method}`)) : resolve(status)));
     req.on("error", reject);
     req.resume();
-    const prefix = Buffer.alloc(5);
-    prefix.writeUInt32BE(payload.length, 1);
-    req.end(Buffer.concat([prefix, payload]));
+    req.end(grpcFrame(payload));
   });
 }
 
@@ -329,9 +328,7 @@ describe("RPCs under fast-check", () => {
 describe("gRPC-Web", () => {
   it("answers a message that does not parse with grpc-status 3 (invalid_argument) in the trailer frame", async () => {
     const garbage = Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]); // a length-delimited field whose length never ends
-    const frame = Buffer.alloc(5 + garbage.length);
-    frame.writeUInt32BE(garbage.length, 1);
-    frame.set(garbage, 5);
+    const frame = grpcFrame(garbage);
     for (const method of ["CheckUser", "Resolve", "Register"]) {
       const res = await fetch(`${reg.url}/${RegistryService.typeName}/${method}`, {
         method: "POST",

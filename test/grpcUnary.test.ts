@@ -19,6 +19,7 @@ import {
   ListNodesResponseSchema,
 } from "../gen/enigma/registry/v1/registry_pb.js";
 import { userId } from "./helpers/client.js";
+import { COMPRESSED, grpcFrame, grpcFrames } from "./helpers/grpcFrame.js";
 import { type Running, startRegistry, testToml } from "./helpers/registry.js";
 
 const SERVICE = "/enigma.registry.v1.RegistryService";
@@ -80,19 +81,11 @@ function raw(path: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}
   });
 }
 
-function frame(message: Uint8Array, compressed = false): Buffer {
-  const out = Buffer.alloc(5 + message.length);
-  out[0] = compressed ? 1 : 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
-}
-
 const checkUser = (username: string) => toBinary(CheckUserRequestSchema, create(CheckUserRequestSchema, { handle: userId(username) }));
 
 const NODES = 2000;
 beforeAll(async () => {
-  reg = await startRegistry(testToml(`max_nodes = 3000\n[limits]\nmax_body_bytes = ${MAX_BODY}\nmax_sync_body_bytes = ${MAX_SYNC_BODY}`));
+  reg = await startRegistry(testToml({ top: `max_nodes = 3000\n[limits]\nmax_body_bytes = ${MAX_BODY}\nmax_sync_body_bytes = ${MAX_SYNC_BODY}` }));
   // Node URLs of ~60 bytes: a ListNodes answer of ~130 KB, twice HTTP/2's default 64 KiB window.
   const client = grpcJs();
   try {
@@ -115,7 +108,7 @@ describe("one spelling of grpc-message on both gRPC paths", () => {
   const viaConnectNode: Record<string, string> = { origin: "http://page.example" };
 
   it("writes the same grpc-message bytes on the stream path and on connect-node's path", async () => {
-    const bad = frame(toBinary(CheckUserRequestSchema, create(CheckUserRequestSchema, { handle: new Uint8Array(3) })));
+    const bad = grpcFrame(toBinary(CheckUserRequestSchema, create(CheckUserRequestSchema, { handle: new Uint8Array(3) })));
     const stream = await raw(`${SERVICE}/CheckUser`, bad);
     const connectNode = await raw(`${SERVICE}/CheckUser`, bad, viaConnectNode);
     expect(stream.headers["grpc-status"]).toBe("3");
@@ -219,7 +212,7 @@ describe("@grpc/grpc-js", () => {
 
 describe("the wire, as node:http2 sees it", () => {
   it("answers an error trailers-only: grpc-status, message and details in the headers, no body", async () => {
-    const a = await raw(`${SERVICE}/CheckUser`, frame(Buffer.from([0x0a, 0x01, 0x00])));
+    const a = await raw(`${SERVICE}/CheckUser`, grpcFrame(Buffer.from([0x0a, 0x01, 0x00])));
     expect(a.headers[":status"]).toBe(200);
     expect(a.headers["grpc-status"]).toBe("3");
     expect(a.headers["grpc-message"]).toBe("handle must be 32 bytes"); // the spec's percent-encoding leaves printable ASCII alone
@@ -229,12 +222,13 @@ describe("the wire, as node:http2 sees it", () => {
   });
 
   it("answers success as headers, one message, and grpc-status 0 in trailers", async () => {
-    const a = await raw(`${SERVICE}/CheckUser`, frame(checkUser("someone")));
+    const a = await raw(`${SERVICE}/CheckUser`, grpcFrame(checkUser("someone")));
     expect(a.headers["content-type"]).toBe("application/grpc+proto");
     expect(a.headers["grpc-accept-encoding"]).toBe("gzip,br");
     expect(a.trailers?.["grpc-status"]).toBe("0");
-    expect(a.body.readUInt32BE(1)).toBe(a.body.length - 5);
-    expect(fromBinary(CheckUserResponseSchema, a.body.subarray(5)).exists).toBe(false);
+    const frames = grpcFrames(a.body);
+    expect(frames).toHaveLength(1); // one envelope, its length the rest of the body
+    expect(fromBinary(CheckUserResponseSchema, frames[0]!.message).exists).toBe(false);
   });
 
   it("reads gzip and br requests, and compresses large answers with what the client accepts", async () => {
@@ -242,71 +236,69 @@ describe("the wire, as node:http2 sees it", () => {
       ["gzip", zlib.gzipSync],
       ["br", zlib.brotliCompressSync],
     ] as const) {
-      const a = await raw(`${SERVICE}/CheckUser`, frame(zip(checkUser("zipped")), true), { "grpc-encoding": encoding });
+      const a = await raw(`${SERVICE}/CheckUser`, grpcFrame(zip(checkUser("zipped")), COMPRESSED), { "grpc-encoding": encoding });
       expect(a.trailers?.["grpc-status"], encoding).toBe("0");
-      const big = await raw(`${SERVICE}/ListNodes`, frame(new Uint8Array(0)), { "grpc-accept-encoding": encoding });
+      const big = await raw(`${SERVICE}/ListNodes`, grpcFrame(new Uint8Array(0)), { "grpc-accept-encoding": encoding });
       expect(big.headers["grpc-encoding"]).toBe(encoding);
-      expect(big.body[0]).toBe(1); // the compressed flag
+      const [answer] = grpcFrames(big.body);
+      expect(answer!.flag).toBe(COMPRESSED);
       const unzip = encoding === "gzip" ? zlib.gunzipSync : zlib.brotliDecompressSync;
-      const nodes = fromBinary(ListNodesResponseSchema, unzip(big.body.subarray(5))).nodes;
+      const nodes = fromBinary(ListNodesResponseSchema, unzip(answer!.message)).nodes;
       expect(nodes).toHaveLength(NODES);
     }
   });
 
   it("refuses a compressed message without grpc-encoding, and a missing or second message", async () => {
-    const compressed = await raw(`${SERVICE}/CheckUser`, frame(zlib.gzipSync(checkUser("x")), true));
+    const compressed = await raw(`${SERVICE}/CheckUser`, grpcFrame(zlib.gzipSync(checkUser("x")), COMPRESSED));
     expect(compressed.headers["grpc-status"]).toBe(String(grpc.status.INTERNAL));
     const none = await raw(`${SERVICE}/CheckUser`, Buffer.alloc(0));
     expect(none.headers["grpc-status"]).toBe(String(grpc.status.UNIMPLEMENTED));
-    const two = await raw(`${SERVICE}/CheckUser`, Buffer.concat([frame(checkUser("a")), frame(checkUser("b"))]));
+    const two = await raw(`${SERVICE}/CheckUser`, Buffer.concat([grpcFrame(checkUser("a")), grpcFrame(checkUser("b"))]));
     expect(two.headers["grpc-status"]).toBe(String(grpc.status.UNIMPLEMENTED));
-    const cut = await raw(`${SERVICE}/CheckUser`, frame(checkUser("a")).subarray(0, 10));
+    const cut = await raw(`${SERVICE}/CheckUser`, grpcFrame(checkUser("a")).subarray(0, 10));
     expect(cut.headers["grpc-status"]).toBe(String(grpc.status.INVALID_ARGUMENT));
   });
 
   it("refuses a message over the body limit, before or after decompression, with resource_exhausted", async () => {
-    const big = await raw(`${SERVICE}/AddNodes`, frame(Buffer.alloc(MAX_BODY + 100, 0)));
+    const big = await raw(`${SERVICE}/AddNodes`, grpcFrame(Buffer.alloc(MAX_BODY + 100, 0)));
     expect(big.headers["grpc-status"]).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
     // Sync has its own bound (max_sync_body_bytes): past max_body_bytes it is read (and then refused for what it says)...
-    const syncMid = await raw(`${SERVICE}/Sync`, frame(Buffer.alloc(MAX_BODY + 100, 0)));
+    const syncMid = await raw(`${SERVICE}/Sync`, grpcFrame(Buffer.alloc(MAX_BODY + 100, 0)));
     expect(syncMid.headers["grpc-status"]).toBe(String(grpc.status.INVALID_ARGUMENT));
     // ...and past its own bound refused for its size.
-    const syncBig = await raw(`${SERVICE}/Sync`, frame(Buffer.alloc(MAX_SYNC_BODY + 100, 0)));
+    const syncBig = await raw(`${SERVICE}/Sync`, grpcFrame(Buffer.alloc(MAX_SYNC_BODY + 100, 0)));
     expect(syncBig.headers["grpc-status"]).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
     // 1 MB of zeros gzips to ~1 KB: small on the wire, too big once opened.
-    const bomb = await raw(`${SERVICE}/Sync`, frame(zlib.gzipSync(Buffer.alloc(1_000_000, 0)), true), { "grpc-encoding": "gzip" });
+    const bomb = await raw(`${SERVICE}/Sync`, grpcFrame(zlib.gzipSync(Buffer.alloc(1_000_000, 0)), COMPRESSED), { "grpc-encoding": "gzip" });
     expect(bomb.headers["grpc-status"]).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
   });
 
   it("ends a call whose grpc-timeout passes with deadline_exceeded, and refuses a malformed timeout", async () => {
     const started = Date.now();
     // The request never ends: only the deadline can answer it.
-    const held = await raw(`${SERVICE}/CheckUser`, frame(checkUser("slow")).subarray(0, 7), { "grpc-timeout": "200m" }, true);
+    const held = await raw(`${SERVICE}/CheckUser`, grpcFrame(checkUser("slow")).subarray(0, 7), { "grpc-timeout": "200m" }, true);
     expect(held.headers["grpc-status"]).toBe(String(grpc.status.DEADLINE_EXCEEDED));
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
-    const bad = await raw(`${SERVICE}/CheckUser`, frame(checkUser("x")), { "grpc-timeout": "soon" });
+    const bad = await raw(`${SERVICE}/CheckUser`, grpcFrame(checkUser("x")), { "grpc-timeout": "soon" });
     expect(bad.headers["grpc-status"]).toBe(String(grpc.status.INVALID_ARGUMENT));
   });
 
   it("reads metadata in (x-forwarded-for from a trusted proxy) and writes it out (retry-after on a refusal)", async () => {
     const limited = await startRegistry(
-      testToml('trusted_proxies = ["127.0.0.1"]\n[rate_limit.endpoints]\ncheck_user_rps = 1\n', { rateLimit: true }).replace(
-        "[rate_limit]\nenabled = true",
-        "[rate_limit]\nenabled = true\nburst = 1\nban_seconds = 60",
-      ),
+      testToml({ top: 'trusted_proxies = ["127.0.0.1"]', rateLimit: "burst = 1\nban_seconds = 60\n[rate_limit.endpoints]\ncheck_user_rps = 1" }),
     );
     const saved = reg;
     reg = limited;
     try {
-      const first = await raw(`${SERVICE}/CheckUser`, frame(checkUser("a")), { "x-forwarded-for": "203.0.113.7" });
+      const first = await raw(`${SERVICE}/CheckUser`, grpcFrame(checkUser("a")), { "x-forwarded-for": "203.0.113.7" });
       expect(first.trailers?.["grpc-status"]).toBe("0");
-      const second = await raw(`${SERVICE}/CheckUser`, frame(checkUser("a")), { "x-forwarded-for": "203.0.113.7" });
+      const second = await raw(`${SERVICE}/CheckUser`, grpcFrame(checkUser("a")), { "x-forwarded-for": "203.0.113.7" });
       expect(second.headers["grpc-status"]).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
       expect(Number(second.headers["retry-after"])).toBeGreaterThan(0);
       const details = Buffer.from(second.headers["grpc-status-details-bin"] as string, "base64");
       expect(details.toString("latin1")).toContain("RATE_LIMITED");
       // Another client behind the same proxy has its own budget.
-      const other = await raw(`${SERVICE}/CheckUser`, frame(checkUser("a")), { "x-forwarded-for": "203.0.113.8" });
+      const other = await raw(`${SERVICE}/CheckUser`, grpcFrame(checkUser("a")), { "x-forwarded-for": "203.0.113.8" });
       expect(other.trailers?.["grpc-status"]).toBe("0");
     } finally {
       reg = saved;

@@ -9,6 +9,7 @@ import { MemoryStore } from "../src/store/memory.js";
 import { ErrorInfoSchema } from "../gen/enigma/registry/v1/registry_pb.js";
 import { PEPPER, type Running, connectClient, startRegistry, testToml } from "./helpers/registry.js";
 import { canonical, hex, identityFor, newRequester, sealForRegister, userId } from "./helpers/client.js";
+import { keyEntry } from "./helpers/toml.js";
 import vectors from "./fixtures/vectors.json" with { type: "json" };
 
 let reg: Running | undefined;
@@ -34,11 +35,7 @@ async function rpcError(p: Promise<unknown>): Promise<{ code: Code; wire: string
 }
 
 describe("rate limits", () => {
-  const limited = (extra = "") =>
-    testToml(`${extra}`, { rateLimit: true }).replace(
-      "[rate_limit]\nenabled = true",
-      "[rate_limit]\nenabled = true\nper_ip_rps = 1\nburst = 3\nban_seconds = 60",
-    );
+  const limited = (extra = "") => testToml({ top: extra, rateLimit: "per_ip_rps = 1\nburst = 3\nban_seconds = 60" });
 
   it("refuses with 429 RATE_LIMITED once the bucket is empty, then bans every path", async () => {
     reg = await startRegistry(limited());
@@ -54,7 +51,7 @@ describe("rate limits", () => {
 
   it("spends the endpoint bucket too: check_user at check_user_rps", async () => {
     reg = await startRegistry(
-      testToml("", { rateLimit: true }).replace("[rate_limit]\nenabled = true", "[rate_limit]\nenabled = true\nper_ip_rps = 100\nburst = 2\n[rate_limit.endpoints]\ncheck_user_rps = 1"),
+      testToml({ rateLimit: "per_ip_rps = 100\nburst = 2\n[rate_limit.endpoints]\ncheck_user_rps = 1" }),
     );
     const h = hex(userId("someone"));
     const s = [];
@@ -86,7 +83,7 @@ describe("rate limits", () => {
 });
 
 describe("proof of work", () => {
-  const powToml = testToml("", {}).replace("[rate_limit]", "[pow]\nenabled = true\ndifficulty = 8\nttl_seconds = 60\n[rate_limit]");
+  const powToml = testToml({ pow: "enabled = true\ndifficulty = 8\nttl_seconds = 60" });
 
   it("requires a solved, unused challenge on /resolve and /check_user", async () => {
     reg = await startRegistry(powToml);
@@ -136,7 +133,7 @@ describe("proof of work", () => {
 
 describe("sync gate", () => {
   it("answers 401 UNAUTHORIZED / unauthenticated when allow_sync = false", async () => {
-    reg = await startRegistry(testToml("allow_sync = false"));
+    reg = await startRegistry(testToml({ top: "allow_sync = false" }));
     const r = await fetch(`${reg.url}/sync`, { method: "POST", headers: json, body: JSON.stringify({ identities: [identityFor("x")] }) });
     expect(r.status).toBe(401);
     expect(await code(r)).toBe("UNAUTHORIZED");
@@ -148,12 +145,7 @@ describe("envelope key rotation", () => {
   const OLD = { kid: "1111111111111111", priv: "11".repeat(32) };
   const NEW = { kid: vectors.registry_key.kid_hex, priv: vectors.registry_key.x25519_private_key_hex, pub: vectors.registry_key.x25519_public_key_hex };
   const T0 = Date.now();
-  const rotationToml = (notAfter: number) =>
-    testToml().replace(
-      /keys = \[.*\]/,
-      `keys = [{ kid_hex = "${NEW.kid}", x25519_private_key_hex = "${NEW.priv}", active = true, not_after_epoch_ms = ${notAfter} },
-               { kid_hex = "${OLD.kid}", x25519_private_key_hex = "${OLD.priv}", active = false }]`,
-    );
+  const rotationToml = (notAfter: number) => testToml({ keys: [keyEntry(NEW, true, notAfter), keyEntry(OLD, false)] });
 
   it("accepts register with an inactive key, seals resolve with the active one, and answers 503 once every active key expired", async () => {
     let now = T0;
@@ -198,7 +190,7 @@ describe("envelope key rotation", () => {
 describe("presence", () => {
   it("keeps an announcement ttl_seconds after receipt, whatever ts_ms says, and the sweep purges it", async () => {
     let now = Date.now();
-    reg = await startRegistry(testToml().replace("[envelope]", "[presence]\nttl_seconds = 30\n[envelope]"), { now: () => now });
+    reg = await startRegistry(testToml({ top: "[presence]\nttl_seconds = 30" }), { now: () => now });
     const uid = userId("present");
     const farFuture = now + 10 * 365 * 86_400_000;
     const r = await fetch(`${reg.url}/announce`, { method: "POST", headers: json, body: JSON.stringify({ user_id: hex(uid), addr: "10.1.1.1:4000", ts_ms: farFuture }) });

@@ -54,7 +54,7 @@ let client: HealthClient;
 
 beforeAll(async () => {
   redis = await startRedis();
-  reg = await startRegistry(testToml("", { storage: `[storage]\nkind = "redis"\nurl = "${redis.url}"` }), { healthPollMs: 100 });
+  reg = await startRegistry(testToml({ storage: `kind = "redis"\nurl = "${redis.url}"` }), { healthPollMs: 100 });
   client = healthClient(reg.url);
 });
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { LOW_ORDER_HEX } from "./helpers/lowOrder.js";
 
 let reg: Running;
 beforeAll(async () => {
-  reg = await startRegistry(testToml("max_nodes = 3"));
+  reg = await startRegistry(testToml({ top: "max_nodes = 3" }));
 });
 afterAll(async () => {
   await reg.stop();
@@ -196,7 +196,7 @@ describe("POST /register and /resolve", () => {
 // the same answers either way.
 describe.each([0, 2])("[crypto] x25519_threads = %i", (threads) => {
   it("register, then concurrent resolves that requesters open with @noble; a low-order key is INVALID_INPUT", async () => {
-    const own = await startRegistry(testToml(`[crypto]\nx25519_threads = ${threads}`));
+    const own = await startRegistry(testToml({ top: `[crypto]\nx25519_threads = ${threads}` }));
     try {
       // the setting reached the keyring: a pool exactly when threads > 0
       const keyring = (own.app.registry as unknown as { keyring: { pool: unknown } }).keyring;

@@ -116,7 +116,7 @@ describe("request body size", () => {
 describe("JSON nesting and batch sizes", () => {
   let reg: Running;
   beforeAll(async () => {
-    reg = await startRegistry(testToml("max_nodes = 3\n[limits]\nmax_sync_identities = 5"));
+    reg = await startRegistry(testToml({ top: "max_nodes = 3\n[limits]\nmax_sync_identities = 5" }));
   });
   afterAll(async () => {
     await reg.stop();
@@ -152,7 +152,7 @@ describe("JSON nesting and batch sizes", () => {
   });
 
   it("applies the default of 1000 identities when bodies may be larger", async () => {
-    const big = await startRegistry(testToml("[limits]\nmax_body_bytes = 1048576"));
+    const big = await startRegistry(testToml({ top: "[limits]\nmax_body_bytes = 1048576" }));
     try {
       const id = identityFor("many");
       const body = (n: number) => JSON.stringify({ identities: Array.from({ length: n }, () => id) });
@@ -214,7 +214,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 describe("idle and slow clients", () => {
   it("keeps serving real clients while 500 idle sockets and 20 slowloris sockets are open, then cuts them off", async () => {
     // All from 127.0.0.1: the per-address cap (test/abuse/) is lifted to see the timeouts at work.
-    const reg = await startShort(testToml("[limits]\nmax_connections_per_ip = 10000"), { handshakeMs: 2000, headersMs: 2000 });
+    const reg = await startShort(testToml({ top: "[limits]\nmax_connections_per_ip = 10000" }), { handshakeMs: 2000, headersMs: 2000 });
     try {
       const idle = await idleSockets(reg.port, 500);
       const loris = Array.from({ length: 20 }, () => slowloris(reg.port));
@@ -237,8 +237,7 @@ describe("idle and slow clients", () => {
 
   it("in tls mode, closes sockets that never start a TLS handshake and serves real clients meanwhile", async () => {
     const certs = makeCerts();
-    const toml = testToml().replace('mode = "http"', 'mode = "tls"') +
-      `\n[tls]\ncert_pem_path = ${JSON.stringify(certs.serverCertPath)}\nkey_pem_path = ${JSON.stringify(certs.serverKeyPath)}\n`;
+    const toml = testToml({ tls: { cert: certs.serverCertPath, key: certs.serverKeyPath } });
     const reg = await startShort(toml, { handshakeMs: 1500 });
     try {
       const idle = await idleSockets(reg.port, 200);
@@ -260,7 +259,7 @@ describe("idle and slow clients", () => {
   }, 30_000);
 
   it("closes connections beyond limits.max_connections on accept and serves again once they go", async () => {
-    const reg = await startShort(testToml("[limits]\nmax_connections = 20"), { handshakeMs: 1000 });
+    const reg = await startShort(testToml({ top: "[limits]\nmax_connections = 20" }), { handshakeMs: 1000 });
     try {
       const idle = await idleSockets(reg.port, 20);
       await new Promise((r) => setTimeout(r, 100));

@@ -55,7 +55,7 @@ describe("request lines", () => {
   });
 
   it("above info, no request object is built (logger.info is never called)", async () => {
-    const reg = await startRegistry(testToml('[log]\nlevel = "warn"'));
+    const reg = await startRegistry(testToml({ top: '[log]\nlevel = "warn"' }));
     try {
       const info = vi.spyOn(reg.app.logger, "info");
       await fetch(`${reg.url}/envelope_pubkey`);
@@ -109,7 +109,7 @@ async function connectClientCall(url: string): Promise<void> {
 
 describe("secrets", () => {
   it("a register/resolve round trip on both surfaces at level trace logs no pepper, key, identity or body", async () => {
-    const reg = await startRegistry(testToml('[log]\nlevel = "trace"'));
+    const reg = await startRegistry(testToml({ top: '[log]\nlevel = "trace"' }));
     try {
       const name = "log-secret-alice";
       const handle = userId(name);
@@ -201,14 +201,14 @@ describe("INTERNAL errors", () => {
 describe("log level", () => {
   it('[log] level defaults to "info" and only accepts pino levels', () => {
     expect(parseConfig(testToml()).log.level).toBe("info");
-    expect(parseConfig(testToml('[log]\nlevel = "debug"')).log.level).toBe("debug");
-    expect(() => parseConfig(testToml('[log]\nlevel = "verbose"'))).toThrow(ConfigError);
-    expect(() => parseConfig(testToml('[log]\nlevel = "verbose"'))).toThrow(/log\.level must be one of .*"silent"/);
-    expect(() => parseConfig(testToml('[log]\ncolour = true'))).toThrow(/unknown key "log\.colour"/);
+    expect(parseConfig(testToml({ top: '[log]\nlevel = "debug"' })).log.level).toBe("debug");
+    expect(() => parseConfig(testToml({ top: '[log]\nlevel = "verbose"' }))).toThrow(ConfigError);
+    expect(() => parseConfig(testToml({ top: '[log]\nlevel = "verbose"' }))).toThrow(/log\.level must be one of .*"silent"/);
+    expect(() => parseConfig(testToml({ top: '[log]\ncolour = true' }))).toThrow(/unknown key "log\.colour"/);
   });
 
   it("--log-level wins over [log] level; the announce line stays a plain stdout line", async () => {
-    const file = writeConfig("log-info.toml", testToml('[log]\nlevel = "info"'));
+    const file = writeConfig("log-info.toml", testToml({ top: '[log]\nlevel = "info"' }));
     const quiet = startCli(["--config", file, "--log-level", "warn"]);
     const loud = startCli(["--config", file]);
     const [quietUrl, loudUrl] = await Promise.all([quiet.listening, loud.listening]);

@@ -86,10 +86,7 @@ describe("with a tiny rate limit and proof of work on", () => {
   let reg: Running;
 
   beforeAll(async () => {
-    const toml = testToml("[pow]\nenabled = true\ndifficulty = 8", { rateLimit: true }).replace(
-      "[rate_limit]\nenabled = true",
-      "[rate_limit]\nenabled = true\nper_ip_rps = 1\nburst = 3\nban_seconds = 0",
-    );
+    const toml = testToml({ pow: "enabled = true\ndifficulty = 8", rateLimit: "per_ip_rps = 1\nburst = 3\nban_seconds = 0" });
     reg = await startRegistry(toml);
   });
   afterAll(async () => {
@@ -188,6 +185,13 @@ function promClientRecorder(): Recorder {
     name: "enigma_transport_events_total",
     help: "Connections and streams the listener refused or closed (per-address caps, stalled writes) and stream or session errors it absorbed",
     labelNames: ["event"],
+    registers,
+  });
+  // Added with the transparency log's witnesses.
+  new Counter({
+    name: "enigma_transparency_witness_answers_total",
+    help: 'Answers of witnesses to add-checkpoint, by witness and HTTP status ("error": no answer)',
+    labelNames: ["witness", "status"],
     registers,
   });
   return {

@@ -27,7 +27,7 @@ function unary<T>(method: string, req: object, metadata = new grpc.Metadata()): 
 }
 
 beforeAll(async () => {
-  reg = await startRegistry(testToml("max_nodes = 10"));
+  reg = await startRegistry(testToml({ top: "max_nodes = 10" }));
   grpcClient = loadGrpcClient(reg.url);
 });
 afterAll(async () => {

@@ -149,7 +149,7 @@ describe("the CLI on SIGTERM", () => {
 
 describe("[limits] drain_seconds and keep_alive_seconds", () => {
   it("cuts a request still unfinished after drain_seconds and exits 0", async () => {
-    const cli = startCli(["--config", writeConfig("drain1.toml", testToml("[limits]\ndrain_seconds = 1"))]);
+    const cli = startCli(["--config", writeConfig("drain1.toml", testToml({ top: "[limits]\ndrain_seconds = 1" }))]);
     const url = await cli.listening;
     const stuck = slowHttp1(url);
     const outcome = stuck.answer.then(() => "answered", () => "cut");
@@ -164,7 +164,7 @@ describe("[limits] drain_seconds and keep_alive_seconds", () => {
   }, 30_000);
 
   it("closes an idle HTTP/1.1 keep-alive connection after keep_alive_seconds", async () => {
-    const reg = await startRegistry(testToml("[limits]\nkeep_alive_seconds = 2"));
+    const reg = await startRegistry(testToml({ top: "[limits]\nkeep_alive_seconds = 2" }));
     try {
       const socket = net.connect(portOf(reg.url), "127.0.0.1");
       const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));

@@ -17,10 +17,7 @@ describe("the status page", () => {
 
   beforeAll(async () => {
     // A tiny budget: the page must not spend any of it.
-    const toml = testToml("", { rateLimit: true }).replace(
-      "[rate_limit]\nenabled = true",
-      "[rate_limit]\nenabled = true\nper_ip_rps = 1\nburst = 2\nban_seconds = 0",
-    );
+    const toml = testToml({ rateLimit: "per_ip_rps = 1\nburst = 2\nban_seconds = 0" });
     reg = await startRegistry(toml);
   });
   afterAll(async () => {

@@ -15,17 +15,12 @@ import { type CertFiles, makeCerts } from "./helpers/certs.js";
 import { NPM_START_ARGS, runCli } from "./helpers/cli.js";
 import { freePort } from "./helpers/redisServer.js";
 import { type Running, startRegistry, testToml } from "./helpers/registry.js";
+import type { TomlOptions } from "./helpers/toml.js";
 
 const certs: CertFiles = makeCerts();
 
-function tlsToml(opts: { cert?: string; key?: string; ca?: string } = {}): string {
-  const lines = [
-    "[tls]",
-    `cert_pem_path = ${JSON.stringify(opts.cert ?? certs.serverCertPath)}`,
-    `key_pem_path = ${JSON.stringify(opts.key ?? certs.serverKeyPath)}`,
-    ...(opts.ca === undefined ? [] : [`client_ca_pem_path = ${JSON.stringify(opts.ca)}`]),
-  ];
-  return testToml().replace('mode = "http"', 'mode = "tls"') + "\n" + lines.join("\n") + "\n";
+function tlsToml(opts: { cert?: string; key?: string; ca?: string } = {}, more: TomlOptions = {}): string {
+  return testToml({ ...more, tls: { cert: opts.cert ?? certs.serverCertPath, key: opts.key ?? certs.serverKeyPath, clientCa: opts.ca } });
 }
 
 interface ClientTls {
@@ -241,7 +236,7 @@ describe("start-up with bad TLS files (CLI)", () => {
 
   it("names a bad file at once even while Redis is unreachable", async () => {
     const port = await freePort(); // nothing listens there
-    const toml = tlsToml({ cert: missing }).replace("[tls]", `[storage]\nkind = "redis"\nurl = "redis://127.0.0.1:${port}"\n[tls]`);
+    const toml = tlsToml({ cert: missing }, { storage: `kind = "redis"\nurl = "redis://127.0.0.1:${port}"` });
     const started = Date.now();
     const r = start("missing-cert-redis-down", toml);
     expect(r.status).toBe(1);

@@ -5,7 +5,7 @@
 import http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CheckUserResponseSchema } from "../../gen/enigma/registry/v1/registry_pb.js";
-import { grpcFrame } from "../lib.js";
+import { grpcFrame } from "../load/grpcFrame.js";
 
 const port = Number(process.argv[2] ?? 0);
 const answer = grpcFrame(toBinary(CheckUserResponseSchema, create(CheckUserResponseSchema, { exists: true })));

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { blindIndexHex } from "../../src/crypto/blind.js";
 import { sealEnvelope } from "../../src/crypto/envelope.js";
 import { X25519KeyPair } from "../../src/crypto/x25519.js";
-import { bytesToBase64, bytesToHex } from "../../src/wire/encoding.js";
+import { bytesToBase64, bytesToHex } from "../../client/src/wire/bytes.js";
 
 interface Setup {
   readonly pepper_hex: string;

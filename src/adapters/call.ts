@@ -49,10 +49,12 @@ export function registryErrorOf(err: unknown, onInternalError: OnInternalError):
   return e;
 }
 
-/** Retry-After (whole seconds, rounded up) for a RATE_LIMITED error, else undefined. */
+/** Retry-After (whole seconds, rounded up, at least 1) for an error that says when to retry (RATE_LIMITED, LOG_PENDING), else undefined. */
 export function retryAfterSeconds(err: RegistryError): string | undefined {
-  const ms = err.code === "RATE_LIMITED" ? err.retryAfterMs : undefined;
-  return ms === undefined ? undefined : String(Math.ceil(ms / 1000));
+  const ms = err.retryAfterMs;
+  if (ms === undefined) return undefined;
+  const seconds = Math.ceil(ms / 1000);
+  return String(err.code === "RATE_LIMITED" ? seconds : Math.max(1, seconds));
 }
 
 /** A failed call as an RPC error: the registry's code in an ErrorInfo detail, Retry-After as metadata. */

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { TransportEvents } from "../transport/events.js";
+import { errorBodyToJson } from "../../client/src/wire/errors.js";
 import { HTTP_STATUS, RegistryError } from "../wire/errors.js";
 import { retryAfterSeconds } from "./call.js";
 
@@ -38,13 +39,8 @@ export function sendJson(res: Response, status: number, body: string): void {
   res.end(body);
 }
 
-export function errorBody(err: RegistryError): string {
-  const error: Record<string, unknown> = { code: err.code, message: err.message };
-  // The reason goes last into details, so bodies without one keep every byte.
-  const details = err.reason === undefined ? err.details : { ...err.details, reason: err.reason };
-  if (details !== undefined) error["details"] = details;
-  return JSON.stringify({ error });
-}
+/** {"error":{"code","message","details"?}} (client/src/wire/errors.ts). */
+export const errorBody: (err: RegistryError) => string = errorBodyToJson;
 
 export function sendError(req: Request, res: Response, err: RegistryError): void {
   // A refused body may still be arriving: on HTTP/1.1 close the connection

@@ -3,13 +3,14 @@
 // reads JSON into domain types, calls one operation and writes serde-style
 // JSON. Errors become {"error":{code,message[,details]}}.
 import { performance } from "node:perf_hooks";
-import type { CallContext, EnvelopePublicKeyInfo, IdentityEnvelope, PowChallenge } from "../wire/domain.js";
-import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes } from "../wire/encoding.js";
+import type { CallContext, IdentityEnvelope } from "../wire/domain.js";
+import { envelopePubkeyToJson, envelopeToJson, readEnvelope as readEnvelopeJson } from "../../client/src/wire/envelopeJson.js";
+import { readIdentity } from "../../client/src/wire/identity.js";
+import * as shape from "../../client/src/wire/jsonShape.js";
+import { powChallengeToJson } from "../../client/src/wire/pow.js";
 import { RegistryError, invalidInput } from "../wire/errors.js";
 import type { ClientIpResolver } from "../guard/clientIp.js";
-import { readIdentity } from "../wire/identityJson.js";
-import * as shape from "../wire/jsonShape.js";
-import { type BatchLimits, checkJsonDepth } from "../config/limits.js";
+import type { BatchLimits } from "../config/limits.js";
 import type { OperationObserver, RequestObserver } from "../ops/observe.js";
 import type { Registry } from "../registry.js";
 import * as validate from "../wire/validate.js";
@@ -37,7 +38,7 @@ const OK = '{"ok":true}';
 const merged = (n: number): string => '{"merged":' + n + "}";
 
 function parseJson(body: Buffer): unknown {
-  checkJsonDepth(body);
+  shape.checkJsonDepth(body);
   try {
     return JSON.parse(body.toString("utf8"));
   } catch {
@@ -45,47 +46,9 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-function hexField(obj: shape.JsonObject, key: string, where: string, length: number): Uint8Array {
-  const bytes = hexToBytes(shape.string(obj, key, where));
-  if (bytes === null || bytes.length !== length) throw invalidInput(`${where}.${key} must be ${length * 2} hex characters`);
-  return bytes;
-}
-
 function readEnvelope(value: unknown): IdentityEnvelope {
-  const where = "envelope";
-  const obj = shape.object(value, where, ["kid", "sender_pubkey", "nonce", "ciphertext"]);
-  const ciphertext = base64ToBytes(shape.string(obj, "ciphertext", where));
-  if (ciphertext === null) throw invalidInput("envelope.ciphertext must be standard base64 with padding");
-  return validate.envelope(
-    hexField(obj, "kid", where, validate.KID_BYTES),
-    hexField(obj, "sender_pubkey", where, validate.X25519_KEY_BYTES),
-    hexField(obj, "nonce", where, validate.NONCE_BYTES),
-    ciphertext,
-  );
-}
-
-function envelopeJson(env: IdentityEnvelope): string {
-  return (
-    '{"kid":"' + bytesToHex(env.kid) +
-    '","sender_pubkey":"' + bytesToHex(env.senderPubkey) +
-    '","nonce":"' + bytesToHex(env.nonce) +
-    '","ciphertext":"' + bytesToBase64(env.ciphertext) +
-    '"}'
-  );
-}
-
-function keyJson(key: EnvelopePublicKeyInfo): string {
-  return (
-    '{"kid_hex":"' + bytesToHex(key.kid) +
-    '","x25519_public_key_hex":"' + bytesToHex(key.publicKey) +
-    '","active":' + key.active +
-    (key.notAfterEpochMs === null ? "" : ',"not_after_epoch_ms":' + key.notAfterEpochMs) +
-    "}"
-  );
-}
-
-function powJson(c: PowChallenge): string {
-  return '{"challenge":"' + c.challenge + '","difficulty":' + c.difficulty + ',"expires_ms":' + c.expiresMs + "}";
+  const env = readEnvelopeJson(value);
+  return validate.envelope(env.kid, env.senderPubkey, env.nonce, env.ciphertext);
 }
 
 function nodesFrom(value: unknown, maxNodes: number): string[] {
@@ -112,16 +75,16 @@ function routes(registry: Registry, maxBodyBytes: number, maxSyncBodyBytes: numb
       const obj = shape.object(await body(req), "body", registry.transparency === null ? RESOLVE_FIELDS : RESOLVE_FIELDS_WITH_PROOF);
       const handleText = shape.string(obj, "handle", "body");
       const handle = validate.userIdFromHex(handleText, "handle");
-      const requester = hexField(obj, "requester_ephemeral_pubkey_hex", "body", validate.X25519_KEY_BYTES);
+      const requester = shape.hex(obj, "requester_ephemeral_pubkey_hex", "body", validate.X25519_KEY_BYTES);
       const head = '{"handle":' + JSON.stringify(handleText) + ',"envelope":';
       const proof = obj["proof"];
       if (proof !== undefined && typeof proof !== "boolean") throw invalidInput("body.proof must be true or false");
       if (proof === true) {
         const found = await registry.resolveWithProof(ctx, handle, requester);
-        return found === null ? head + "null}" : head + envelopeJson(found.envelope) + ',"proof":' + JSON.stringify(found.proof) + "}";
+        return found === null ? head + "null}" : head + envelopeToJson(found.envelope) + ',"proof":' + JSON.stringify(found.proof) + "}";
       }
       const env = await registry.resolve(ctx, handle, requester);
-      return head + (env === null ? "null" : envelopeJson(env)) + "}";
+      return head + (env === null ? "null" : envelopeToJson(env)) + "}";
     }],
     ["GET /check_user/", async (ctx, _req, param) => {
       const exists = await registry.checkUser(ctx, validate.userIdFromHex(param, "handle"));
@@ -148,12 +111,12 @@ function routes(registry: Registry, maxBodyBytes: number, maxSyncBodyBytes: numb
       registry.authorize("add_nodes", ctx);
       return merged(await registry.addNodes(ctx, nodesFrom(await body(req), limits.maxNodes)));
     }],
-    ["GET /envelope_pubkey", async (ctx) => keyJson(await registry.envelopePublicKey(ctx))],
-    ["GET /envelope_pubkeys", async (ctx) => "[" + (await registry.envelopePublicKeys(ctx)).map(keyJson).join(",") + "]"],
+    ["GET /envelope_pubkey", async (ctx) => envelopePubkeyToJson(await registry.envelopePublicKey(ctx))],
+    ["GET /envelope_pubkeys", async (ctx) => "[" + (await registry.envelopePublicKeys(ctx)).map(envelopePubkeyToJson).join(",") + "]"],
   ]);
   // Like the original, the challenge path exists only when PoW is on.
   if (registry.powEnabled) {
-    table.set("GET /pow/challenge", async (ctx) => powJson(await registry.powChallenge(ctx)));
+    table.set("GET /pow/challenge", async (ctx) => powChallengeToJson(await registry.powChallenge(ctx)));
   }
   return table;
 }

@@ -1,7 +1,6 @@
 // Every bound on what one client may make the registry hold or do, in one
 // place: socket timeouts, HTTP/2 streams, JSON nesting and batch sizes. The
 // configurable ones ([limits] in the config) only have their defaults here.
-import { invalidInput } from "../wire/errors.js";
 
 /** Socket and request timeouts (ms). Slow or idle clients are cut off so they cannot hold sockets. */
 export interface Timeouts {
@@ -34,8 +33,8 @@ export const MAX_REQUESTS_PER_SOCKET = 1_000;
 /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: open streams one connection may have. */
 export const MAX_CONCURRENT_STREAMS = 100;
 
-/** Deepest JSON nesting a request body may have; real bodies need 3 (sync identities' byte arrays). */
-export const MAX_JSON_DEPTH = 16;
+// The JSON nesting bound and the batch check are wire rules (client/src/wire/jsonShape.ts).
+export { MAX_JSON_DEPTH, checkBatch, checkJsonDepth } from "../../client/src/wire/jsonShape.js";
 
 /** Defaults of the [limits] keys (validated in config.ts). */
 export const LIMIT_DEFAULTS = {
@@ -55,40 +54,6 @@ export const LIMIT_DEFAULTS = {
   // How long in-flight requests get to finish after SIGTERM/SIGINT.
   drain_seconds: 10,
 } as const;
-
-/** Refuses a batch (sync identities, nodes) longer than `max` before any element is read. */
-export function checkBatch(length: number, max: number, field: string): void {
-  if (length > max) throw invalidInput(`${field} has ${length} entries; the limit is ${max}`);
-}
-
-const OPEN_BRACE = 0x7b; // {
-const OPEN_BRACKET = 0x5b; // [
-const CLOSE_BRACE = 0x7d;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/**
- * Refuses a JSON body nested deeper than `max` before it is parsed. One pass
- * over the bytes, skipping strings; malformed JSON is left to JSON.parse.
- */
-export function checkJsonDepth(body: Uint8Array, max: number = MAX_JSON_DEPTH): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) {
-      inString = true;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      if (++depth > max) throw invalidInput(`request body is nested deeper than ${max} levels`);
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      depth--;
-    }
-  }
-}
 
 /** Batch sizes one request may carry, on every surface. */
 export interface BatchLimits {

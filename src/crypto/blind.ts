@@ -1,6 +1,6 @@
 // Blind index of a user id, used as the storage key so a storage dump does not
 // list handles: BLAKE3("enigma:registry:blind:v1" ‖ pepper ‖ user_id).
-import { bytesToHex } from "../wire/encoding.js";
+import { bytesToHex } from "../../client/src/wire/bytes.js";
 import { blake3Into } from "./blake3.js";
 
 const DOMAIN = new TextEncoder().encode("enigma:registry:blind:v1");

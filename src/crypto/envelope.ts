@@ -8,11 +8,9 @@ import { hchacha } from "@noble/ciphers/chacha.js";
 import type { IdentityEnvelope } from "../wire/domain.js";
 import { invalidInput } from "../wire/errors.js";
 import { deriveEnvelopeKey } from "../../client/src/wire/envelopeKey.js";
+import { NONCE_BYTES, TAG_BYTES } from "../../client/src/wire/sizes.js";
 import { blake3Into } from "./blake3.js";
 import type { X25519KeyPair } from "./x25519.js";
-
-const NONCE_LEN = 24;
-const TAG_LEN = 16;
 
 export function aeadKey(pepper: Uint8Array, handle: Uint8Array, shared: Uint8Array): Uint8Array {
   return deriveEnvelopeKey(pepper, handle, shared, new Uint8Array(32), blake3Into);
@@ -44,7 +42,7 @@ const IV = new Uint8Array(12); // first 4 bytes stay zero
 /** Loads the subkey into subBytes and the IETF nonce into IV. */
 function deriveSubkey(key: Uint8Array, nonce: Uint8Array): void {
   if (key.length !== 32) throw new RangeError("XChaCha20 key must be 32 bytes");
-  if (nonce.length !== NONCE_LEN) throw new RangeError("XChaCha20 nonce must be 24 bytes");
+  if (nonce.length !== NONCE_BYTES) throw new RangeError(`XChaCha20 nonce must be ${NONCE_BYTES} bytes`);
   keyBytes.set(key);
   nonceBytes.set(nonce.subarray(0, 16));
   // hchacha takes native-endian word views of the raw bytes on any host.
@@ -56,10 +54,10 @@ function deriveSubkey(key: Uint8Array, nonce: Uint8Array): void {
 /** XChaCha20-Poly1305 seal: ciphertext ‖ 16-byte tag. */
 export function xchachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   deriveSubkey(key, nonce);
-  const cipher = createCipheriv("chacha20-poly1305", subBytes, IV, { authTagLength: TAG_LEN });
+  const cipher = createCipheriv("chacha20-poly1305", subBytes, IV, { authTagLength: TAG_BYTES });
   subBytes.fill(0);
   cipher.setAAD(aad, { plaintextLength: plaintext.length }); // length only matters for CCM
-  const out = new Uint8Array(plaintext.length + TAG_LEN);
+  const out = new Uint8Array(plaintext.length + TAG_BYTES);
   out.set(cipher.update(plaintext));
   cipher.final();
   out.set(cipher.getAuthTag(), plaintext.length);
@@ -68,11 +66,11 @@ export function xchachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8
 
 /** XChaCha20-Poly1305 open; null when the tag does not verify. */
 export function xchachaOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
-  if (sealed.length < TAG_LEN) return null;
+  if (sealed.length < TAG_BYTES) return null;
   deriveSubkey(key, nonce);
-  const decipher = createDecipheriv("chacha20-poly1305", subBytes, IV, { authTagLength: TAG_LEN });
+  const decipher = createDecipheriv("chacha20-poly1305", subBytes, IV, { authTagLength: TAG_BYTES });
   subBytes.fill(0);
-  const n = sealed.length - TAG_LEN;
+  const n = sealed.length - TAG_BYTES;
   decipher.setAuthTag(sealed.subarray(n));
   decipher.setAAD(aad, { plaintextLength: n });
   const plaintext = decipher.update(sealed.subarray(0, n));
@@ -107,7 +105,7 @@ export function openWithShared(
   handle: Uint8Array,
   env: IdentityEnvelope,
 ): Uint8Array {
-  if (env.nonce.length !== NONCE_LEN) throw invalidInput("envelope could not be decrypted");
+  if (env.nonce.length !== NONCE_BYTES) throw invalidInput("envelope could not be decrypted");
   let plaintext: Uint8Array | null;
   try {
     plaintext = xchachaOpen(deriveEnvelopeKey(pepper, handle, shared, AEAD_KEY, blake3Into), env.nonce, env.ciphertext, handle);
@@ -122,7 +120,7 @@ export function openWithShared(
 // (a call into OpenSSL's RAND_bytes) measured ~5 us per resolve on its own.
 // Each pool byte is handed out once and copied out, so an envelope never
 // shares memory with the pool (nonces are public; only uniqueness matters).
-const NONCE_POOL = new Uint8Array(NONCE_LEN * 128);
+const NONCE_POOL = new Uint8Array(NONCE_BYTES * 128);
 let noncePoolUsed = NONCE_POOL.length;
 
 /** 24 fresh random bytes from node:crypto's CSPRNG. */
@@ -131,8 +129,8 @@ export function freshNonce(): Uint8Array {
     randomFillSync(NONCE_POOL);
     noncePoolUsed = 0;
   }
-  const nonce = NONCE_POOL.slice(noncePoolUsed, noncePoolUsed + NONCE_LEN);
-  noncePoolUsed += NONCE_LEN;
+  const nonce = NONCE_POOL.slice(noncePoolUsed, noncePoolUsed + NONCE_BYTES);
+  noncePoolUsed += NONCE_BYTES;
   return nonce;
 }
 

@@ -8,11 +8,13 @@ import type { Config } from "../config/config.js";
 import type { PowChallenge } from "../wire/domain.js";
 import { RegistryError } from "../wire/errors.js";
 import type { Store } from "../store/store.js";
+import { bytesToHex } from "../../client/src/wire/bytes.js";
 import {
-  CHALLENGE_PATTERN as CHALLENGE,
   MAX_SOLUTION_LENGTH,
-  SOLUTION_PATTERN as SOLUTION,
+  POW_CHALLENGE_BYTES,
+  POW_HEADER,
   leadingZeroBitsOk,
+  parsePowHeader,
   searchPow,
 } from "../../client/src/wire/pow.js";
 
@@ -56,7 +58,7 @@ export class PowGuard {
   /** A fresh challenge, remembered by the store for ttl_seconds. */
   async issue(): Promise<PowChallenge> {
     if (!this.cfg.enabled) throw new RegistryError("FEATURE_DISABLED", "proof of work is disabled");
-    const challenge = Buffer.from(this.randomBytes(16)).toString("hex");
+    const challenge = bytesToHex(this.randomBytes(POW_CHALLENGE_BYTES));
     const expiresMs = this.now() + this.cfg.ttlSeconds * 1000;
     await this.store.putPowChallenge(challenge, this.cfg.ttlSeconds);
     return { challenge, difficulty: this.cfg.difficulty, expiresMs };
@@ -69,23 +71,14 @@ export class PowGuard {
    */
   async verify(header: string | undefined): Promise<void> {
     if (!this.cfg.enabled) return;
-    if (header === undefined || header === "") throw required("proof of work required (x-enigma-pow header)");
-    const colon = header.indexOf(":");
-    const challenge = colon < 0 ? "" : header.slice(0, colon);
-    const solution = colon < 0 ? "" : header.slice(colon + 1);
-    if (
-      !CHALLENGE.test(challenge) ||
-      solution.length === 0 ||
-      solution.length > MAX_SOLUTION_LENGTH ||
-      !SOLUTION.test(solution)
-    ) {
-      throw invalid("malformed proof of work: expected <32 hex challenge>:<solution>");
-    }
+    if (header === undefined || header === "") throw required(`proof of work required (${POW_HEADER} header)`);
+    const pow = parsePowHeader(header);
+    if (pow === null) throw invalid("malformed proof of work: expected <32 hex challenge>:<solution>");
     // Hash first: a wrong solution costs no store round trip and cannot burn a challenge.
-    if (!leadingZeroBitsOk(powDigest(challenge + solution), this.cfg.difficulty)) {
+    if (!leadingZeroBitsOk(powDigest(pow.challenge + pow.solution), this.cfg.difficulty)) {
       throw invalid("insufficient proof of work");
     }
-    if (!(await this.store.takePowChallenge(challenge))) {
+    if (!(await this.store.takePowChallenge(pow.challenge))) {
       throw invalid("unknown, used or expired proof of work challenge");
     }
   }

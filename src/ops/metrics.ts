@@ -115,12 +115,18 @@ export class Metrics {
     "Connections and streams the listener refused or closed (per-address caps, stalled writes) and stream or session errors it absorbed",
     ["event"],
   );
+  readonly transparencyWitnessAnswers = new CounterFamily(
+    "enigma_transparency_witness_answers_total",
+    "Answers of witnesses to add-checkpoint, by witness and HTTP status (\"error\": no answer)",
+    ["witness", "status"],
+  );
   private readonly operations = new Map<string, OperationMetrics>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // Registration order is exposition order.
     for (const family of [
       this.requests, this.latency, this.rateLimited, this.powFailures, this.storageLatency, this.storageErrors, this.transport,
+      this.transparencyWitnessAnswers,
     ]) {
       registerFamily(this.registry, family);
     }

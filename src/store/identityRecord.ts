@@ -26,7 +26,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { PublicIdentitySchema } from "../../gen/enigma/registry/v1/registry_pb.js";
 import type { PublicIdentity } from "../wire/domain.js";
-import { serializeIdentity } from "../wire/identityJson.js";
+import { identityToJson as serializeIdentity } from "../../client/src/wire/identity.js";
 
 /** The first byte of every compact record; a future format takes the next number. */
 export const RECORD_V1 = 0x01;

@@ -2,7 +2,7 @@
 // clock so tests control time; an expired entry is invisible at once, and
 // sweep() reclaims the memory later (the lazy check keeps reads correct, the
 // sweep keeps a long-running process from growing without bound).
-import { serializeIdentity } from "../wire/identityJson.js";
+import { identityToJson as serializeIdentity } from "../../client/src/wire/identity.js";
 import type { PublicIdentity } from "../wire/domain.js";
 import { MemoryLog } from "./memoryLog.js";
 import type { Store, TransparencyStoreOptions } from "./store.js";

@@ -5,22 +5,7 @@
 import { emptyTreeRoot } from "../../client/src/wire/transparency/merkle.js";
 import { parseIdentityJson } from "../../client/src/wire/identity.js";
 import { decodePendingItem, encodePendingItem, entryOfFields, newLogFields, type NewLogFields } from "./logFields.js";
-import type {
-  BackfillStep,
-  CommitResult,
-  IdentityLogRecord,
-  JournalEntry,
-  LogBatch,
-  LogFence,
-  LoggedIdentity,
-  LogState,
-  PendingEntry,
-  PositionResult,
-  PublishResult,
-  StoredTile,
-  TransparencyStore,
-  TransparencyStoreOptions,
-} from "./store.js";
+import type { BackfillStep, CommitResult, IdentityLogRecord, JournalEntry, LogBatch, LogFence, LoggedIdentity, LogState, PendingEntry, PositionResult, PublishResult, StoredTile, TransparencyStore, TransparencyStoreOptions } from "./store.js";
 
 interface MutableLogFields {
   readonly nonce: Uint8Array;

@@ -41,22 +41,7 @@ import {
   Sightings,
 } from "./logFields.js";
 import { checkTtlMs } from "./memoryLog.js";
-import type {
-  BackfillStep,
-  CommitResult,
-  IdentityLogRecord,
-  JournalEntry,
-  LogBatch,
-  LogFence,
-  LoggedIdentity,
-  LogState,
-  PendingEntry,
-  PositionResult,
-  PublishResult,
-  StoredTile,
-  TransparencyStore,
-  TransparencyStoreOptions,
-} from "./store.js";
+import type { BackfillStep, CommitResult, IdentityLogRecord, JournalEntry, LogBatch, LogFence, LoggedIdentity, LogState, PendingEntry, PositionResult, PublishResult, StoredTile, TransparencyStore, TransparencyStoreOptions } from "./store.js";
 import type { PublicIdentity } from "../wire/domain.js";
 import { RegistryError } from "../wire/errors.js";
 

@@ -90,6 +90,8 @@ import { Ticker } from "./ticker.js";
 export type LogLevel = "info" | "warn" | "error";
 export type LogFn = (level: LogLevel, msg: string) => void;
 
+const REFRESH_RETRY_MS = 5000;
+
 export interface IntegratorOptions {
   /** The checkpoint origin line (the log's name). */
   readonly origin: string;
@@ -110,6 +112,12 @@ export interface IntegratorOptions {
    * unpublished; the next tick tries again with the then latest checkpoint.
    */
   readonly beforePublish?: (checkpointNote: string) => Promise<string>;
+  /**
+   * With beforePublish: the published checkpoint is sent through it again
+   * this often while no new entries come, so clients see fresh cosignature
+   * timestamps (cosign_refresh_seconds). Default: never.
+   */
+  readonly refreshMs?: number;
   /** Shares the tile cache with the surfaces; default a reader of its own. */
   readonly reader?: LogReader;
   /** Test hooks: throwing from one stops the round there (a crash at that point). */
@@ -215,6 +223,7 @@ export class Integrator extends EventEmitter {
   private highestSeen = 0;
   private lastBatchAt = -Infinity;
   private ticker: Ticker | null = null;
+  private lastRefreshTry = -Infinity;
 
   constructor(store: TransparencyStore, opts: IntegratorOptions) {
     super();
@@ -308,8 +317,23 @@ export class Integrator extends EventEmitter {
     if (state.checkpoint !== null && (state.publishedSize === null || state.publishedSize < state.size)) {
       // Not published yet (a crash before I6, or the witness step failed): try again, and integrate either way.
       await this.publish(state.size, state.checkpoint);
+    } else if (state.checkpoint !== null && state.pending === 0 && this.refreshDue()) {
+      // Nothing new: the same checkpoint again, for fresh cosignatures.
+      await this.publish(state.size, state.checkpoint);
     }
     if (state.pending > 0 && this.now() - this.lastBatchAt >= this.opts.integrateIntervalMs) await this.integrate(state);
+  }
+
+  private refreshDue(): boolean {
+    const every = this.opts.refreshMs;
+    if (every === undefined || this.opts.beforePublish === undefined) return false;
+    const now = this.now();
+    const last = this.s.lastCheckpointAt;
+    if (last !== null && now - last < every) return false;
+    // A failed refresh (witnesses down) is tried again after a pause, not every tick.
+    if (now - this.lastRefreshTry < Math.min(every, REFRESH_RETRY_MS)) return false;
+    this.lastRefreshTry = now;
+    return true;
   }
 
   /** Reads, checks, grows, commits, positions and publishes one batch. */

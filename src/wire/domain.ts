@@ -4,19 +4,11 @@
 /** 32 bytes: BLAKE3 of a normalized username. */
 export type UserId = Uint8Array;
 
-/** The identity a handle resolves to (its rules live with the client: client/src/wire/identity.ts). */
+// The wire values' types are the client's (client/src/wire/): the identity a
+// handle resolves to, a sealed identity, an envelope public key and a PoW challenge.
 export type { PublicIdentity } from "../../client/src/wire/identity.js";
-
-export interface IdentityEnvelope {
-  /** 8 bytes */
-  readonly kid: Uint8Array;
-  /** 32 bytes, an X25519 public key */
-  readonly senderPubkey: Uint8Array;
-  /** 24 bytes */
-  readonly nonce: Uint8Array;
-  /** plaintext length + 16 */
-  readonly ciphertext: Uint8Array;
-}
+export type { Envelope as IdentityEnvelope, EnvelopePubkey as EnvelopePublicKeyInfo } from "../../client/src/wire/envelopeJson.js";
+export type { PowChallenge } from "../../client/src/wire/pow.js";
 
 export interface Presence {
   readonly userId: UserId;
@@ -27,20 +19,6 @@ export interface Presence {
 
 /** A trimmed http:// or https:// URL of 1..256 bytes. */
 export type NodeUrl = string;
-
-export interface EnvelopePublicKeyInfo {
-  readonly kid: Uint8Array;
-  readonly publicKey: Uint8Array;
-  readonly active: boolean;
-  readonly notAfterEpochMs: number | null;
-}
-
-export interface PowChallenge {
-  /** 32 lowercase hex chars */
-  readonly challenge: string;
-  readonly difficulty: number;
-  readonly expiresMs: number;
-}
 
 /** Which per-endpoint rate bucket a request also spends from, besides the global one. */
 export type RateScope = "register" | "resolve" | "check_user" | null;

@@ -2,25 +2,10 @@
 // it to an HTTP status (JSON paths) or a Connect code (RPCs); nothing else
 // decides how an error looks on the wire.
 import { Code } from "@connectrpc/connect";
-import { WireError } from "../../client/src/wire/errors.js";
+import { type ErrorCode, type ErrorReason, WireError } from "../../client/src/wire/errors.js";
 
-export type ErrorCode =
-  | "INVALID_INPUT"
-  | "PAYLOAD_TOO_LARGE"
-  | "CONFLICT"
-  | "NOT_FOUND"
-  | "RATE_LIMITED"
-  | "POW_REQUIRED"
-  | "UNAUTHORIZED"
-  | "FEATURE_DISABLED"
-  | "INTERNAL"
-  | "UNAVAILABLE";
-
-/**
- * A finer cause within a code, for clients that act on it (refresh the
- * envelope keys, fetch a new PoW challenge) without parsing messages.
- */
-export type ErrorReason = "UNKNOWN_ENVELOPE_KEY" | "EXPIRED_ENVELOPE_KEY" | "POW_INVALID";
+// The codes and reasons are the client's too (client/src/wire/errors.ts).
+export type { ErrorCode, ErrorReason };
 
 export class RegistryError extends Error {
   readonly code: ErrorCode;
@@ -33,7 +18,7 @@ export class RegistryError extends Error {
     code: ErrorCode,
     message: string,
     details?: Record<string, unknown>,
-    opts?: { readonly reason?: ErrorReason; readonly httpStatus?: number },
+    opts?: { readonly reason?: ErrorReason; readonly httpStatus?: number; readonly retryAfterMs?: number },
   ) {
     super(message);
     this.name = "RegistryError";
@@ -41,12 +26,18 @@ export class RegistryError extends Error {
     this.details = details;
     this.reason = opts?.reason;
     this.httpStatus = opts?.httpStatus;
+    this.retryAfter = opts?.retryAfterMs;
   }
 
-  /** details.retry_after_ms when set (RATE_LIMITED carries it), else undefined. */
+  private readonly retryAfter: number | undefined;
+
+  /**
+   * When a retry can succeed, in ms: details.retry_after_ms (RATE_LIMITED
+   * carries it in its body), or the hint an error was made with (LOG_PENDING).
+   */
   get retryAfterMs(): number | undefined {
     const ms = this.details?.["retry_after_ms"];
-    return typeof ms === "number" ? ms : undefined;
+    return typeof ms === "number" ? ms : this.retryAfter;
   }
 }
 

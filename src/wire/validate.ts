@@ -1,15 +1,14 @@
 // Input rules shared by every surface: adapters turn wire values into domain
 // types only through these, so operations never re-check anything.
 import type { IdentityEnvelope, NodeUrl, Presence, PublicIdentity, UserId } from "./domain.js";
-import { hexToBytesOfLength } from "./encoding.js";
+import { hexToBytesOfLength, utf8Length } from "../../client/src/wire/bytes.js";
 import { identityProblem } from "../../client/src/wire/identity.js";
+import { KID_BYTES, NONCE_BYTES, TAG_BYTES, USER_ID_BYTES, X25519_KEY_BYTES } from "../../client/src/wire/sizes.js";
 import { invalidInput } from "./errors.js";
 
-export const USER_ID_BYTES = 32;
-export const KID_BYTES = 8;
-export const X25519_KEY_BYTES = 32;
-export const NONCE_BYTES = 24;
-export const TAG_BYTES = 16;
+// The wire sizes are the client's too (client/src/wire/sizes.ts).
+export { KID_BYTES, NONCE_BYTES, TAG_BYTES, USER_ID_BYTES, X25519_KEY_BYTES };
+
 const MAX_TEXT_BYTES = 256;
 
 export function userIdFromHex(value: string, field: string): UserId {
@@ -40,10 +39,6 @@ export function envelope(kid: Uint8Array, senderPubkey: Uint8Array, nonce: Uint8
   bytesOfLength(nonce, NONCE_BYTES, "envelope.nonce");
   if (ciphertext.length < TAG_BYTES) throw invalidInput("envelope.ciphertext is shorter than its tag");
   return { kid, senderPubkey, nonce, ciphertext };
-}
-
-function utf8Length(s: string): number {
-  return Buffer.byteLength(s, "utf8");
 }
 
 function trimmedWithin(value: string): boolean {

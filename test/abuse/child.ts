@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
-import { testToml } from "../helpers/registry.js";
+import { testToml } from "../helpers/toml.js";
 import { type CertFiles, makeCerts } from "../helpers/certs.js";
 
 export type Mode = "h2c" | "tls";
@@ -36,13 +36,9 @@ export const caPem = (): Buffer => testCerts().read(testCerts().caPath);
 
 /** A test config in `mode` (the TLS files made on first use). */
 export function abuseToml(mode: Mode, extra = ""): string {
-  const toml = testToml(extra);
-  if (mode === "h2c") return toml;
+  if (mode === "h2c") return testToml({ top: extra });
   const c = testCerts();
-  return (
-    toml.replace('mode = "http"', 'mode = "tls"') +
-    `\n[tls]\ncert_pem_path = ${JSON.stringify(c.serverCertPath)}\nkey_pem_path = ${JSON.stringify(c.serverKeyPath)}\n`
-  );
+  return testToml({ top: extra, tls: { cert: c.serverCertPath, key: c.serverKeyPath } });
 }
 
 export interface Memory {

@@ -5,7 +5,8 @@
 // within 2 s; a test that killed it gets a fresh child for the next test.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ChildRegistry, MODES, type Mode, expectAlive, parsedLogs, sleep, startChild, stopAllChildren } from "./child.js";
-import { ERR, FRAME, H2, dataFrame, grpcFrame, headersFrame, requestBlock, rstFrame } from "./frames.js";
+import { ERR, FRAME, H2, dataFrame, headersFrame, requestBlock, rstFrame } from "./frames.js";
+import { grpcFrame } from "../helpers/grpcFrame.js";
 import { REFLECTION, SERVICE, WATCH, checkUserMessage, expectServed } from "./grpc.js";
 
 const REQUEST_MS = 600;

@@ -159,15 +159,6 @@ export function requestBlock(spec: RequestSpec): Buffer {
   return Buffer.concat(parts);
 }
 
-/** A gRPC length-prefixed message. */
-export function grpcFrame(message: Uint8Array, compressed = false, declaredLength = message.length): Buffer {
-  const out = Buffer.alloc(5 + message.length);
-  out[0] = compressed ? 1 : 0;
-  out.writeUInt32BE(declaredLength >>> 0, 1);
-  out.set(message, 5);
-  return out;
-}
-
 /** :status of a response header block when the server sent it as a static-table index (200, 204, ... 500). */
 export function indexedStatus(block: Buffer): number | undefined {
   const statuses: Record<number, number> = { 8: 200, 9: 204, 10: 206, 11: 304, 12: 400, 13: 404, 14: 500 };

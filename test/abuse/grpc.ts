@@ -12,7 +12,7 @@ import { expect } from "vitest";
 import { CheckUserRequestSchema } from "../../gen/enigma/registry/v1/registry_pb.js";
 import { userId } from "../helpers/client.js";
 import { type ChildRegistry, type Mode, caPem, within } from "./child.js";
-import { grpcFrame } from "./frames.js";
+import { grpcFrame } from "../helpers/grpcFrame.js";
 
 export const SERVICE = "/enigma.registry.v1.RegistryService";
 export const WATCH = "/grpc.health.v1.Health/Watch";

@@ -20,7 +20,6 @@ import {
   H2,
   dataFrame,
   frame,
-  grpcFrame,
   headersFrame,
   indexed,
   indexedStatus,
@@ -33,6 +32,7 @@ import {
   settingsFrame,
 } from "./frames.js";
 import { GRPC, SERVICE, checkUserMessage, expectServed, grpcOnce } from "./grpc.js";
+import { COMPRESSED, grpcFrame, grpcFrames } from "../helpers/grpcFrame.js";
 
 const MAX_BODY = 65_536; // [limits] max_body_bytes default
 const CHECK_USER = `${SERVICE}/CheckUser`;
@@ -79,9 +79,10 @@ describe.each(MODES)("HTTP/2 and gRPC abuse that already held (%s)", (mode: Mode
         if (off % 60 === 0) await sleep(1); // spread over many socket reads too
       }
       const data = await h.waitFor((f) => f.type === FRAME.DATA && f.stream === 1 && f.payload.length > 0, 5000, "the answer's DATA");
-      expect(data.payload[0]).toBe(0); // uncompressed
-      expect(data.payload.readUInt32BE(1)).toBe(data.payload.length - 5);
-      expect(fromBinary(AddNodesResponseSchema, data.payload.subarray(5)).merged).toBe(20);
+      const frames = grpcFrames(data.payload);
+      expect(frames).toHaveLength(1); // one envelope, its length the rest of the DATA
+      expect(frames[0]!.flag).toBe(0); // uncompressed
+      expect(fromBinary(AddNodesResponseSchema, frames[0]!.message).merged).toBe(20);
     } finally {
       h.close();
     }
@@ -91,7 +92,7 @@ describe.each(MODES)("HTTP/2 and gRPC abuse that already held (%s)", (mode: Mode
   it.each(["gzip", "br"] as const)("reads a %s-compressed request (grpc-encoding) and answers grpc-status 0", async (encoding) => {
     const message = checkUserMessage();
     const packed = encoding === "gzip" ? zlib.gzipSync(message) : zlib.brotliCompressSync(message);
-    const answer = await grpcOnce(child, CHECK_USER, grpcFrame(packed, true), { headers: { "grpc-encoding": encoding } });
+    const answer = await grpcOnce(child, CHECK_USER, grpcFrame(packed, COMPRESSED), { headers: { "grpc-encoding": encoding } });
     expect(answer.status, answer.message).toBe(GRPC.OK);
     expect(answer.body.length).toBeGreaterThanOrEqual(5);
     await finish();
@@ -101,9 +102,9 @@ describe.each(MODES)("HTTP/2 and gRPC abuse that already held (%s)", (mode: Mode
     const good = zlib.gzipSync(checkUserMessage());
     const corrupt = [Buffer.from("this is not gzip at all"), good.subarray(0, good.length - 6), Buffer.concat([good.subarray(0, 10), randomBytes(40)])];
     for (const bytes of corrupt) {
-      const native = await grpcOnce(child, CHECK_USER, grpcFrame(bytes, true), { headers: { "grpc-encoding": "gzip" } });
+      const native = await grpcOnce(child, CHECK_USER, grpcFrame(bytes, COMPRESSED), { headers: { "grpc-encoding": "gzip" } });
       expect(native.status, native.message).toBe(GRPC.INVALID_ARGUMENT);
-      const json = await grpcOnce(child, CHECK_USER, grpcFrame(bytes, true), { headers: { "grpc-encoding": "gzip" }, contentType: "application/grpc+json" });
+      const json = await grpcOnce(child, CHECK_USER, grpcFrame(bytes, COMPRESSED), { headers: { "grpc-encoding": "gzip" }, contentType: "application/grpc+json" });
       expect(json.status).toBeDefined();
       expect(json.status).not.toBe(GRPC.OK);
     }
@@ -118,9 +119,9 @@ describe.each(MODES)("HTTP/2 and gRPC abuse that already held (%s)", (mode: Mode
     for (const [encoding, bomb] of Object.entries(bombs)) {
       // Four at once on each path, on one connection each.
       const answers = await Promise.all([
-        ...Array.from({ length: 4 }, () => grpcOnce(child, CHECK_USER, grpcFrame(bomb, true), { headers: { "grpc-encoding": encoding }, ms: 8000 })),
+        ...Array.from({ length: 4 }, () => grpcOnce(child, CHECK_USER, grpcFrame(bomb, COMPRESSED), { headers: { "grpc-encoding": encoding }, ms: 8000 })),
         ...Array.from({ length: 2 }, () =>
-          grpcOnce(child, CHECK_USER, grpcFrame(bomb, true), { headers: { "grpc-encoding": encoding }, contentType: "application/grpc+json", ms: 8000 }),
+          grpcOnce(child, CHECK_USER, grpcFrame(bomb, COMPRESSED), { headers: { "grpc-encoding": encoding }, contentType: "application/grpc+json", ms: 8000 }),
         ),
       ]);
       for (const a of answers) expect(a.status, `${encoding}: ${a.message}`).toBe(GRPC.RESOURCE_EXHAUSTED);
@@ -132,8 +133,7 @@ describe.each(MODES)("HTTP/2 and gRPC abuse that already held (%s)", (mode: Mode
   it("refuses a 4 GB length prefix with RESOURCE_EXHAUSTED while the body is still open, on both gRPC paths; heap growth < 16 MB", async () => {
     const base = await child.memory();
     // Native path: the prefix, then more than max_body_bytes of data, the stream left open.
-    const native = Buffer.alloc(5 + MAX_BODY + 1024);
-    native.writeUInt32BE(0xffffffff, 1);
+    const native = grpcFrame(Buffer.alloc(MAX_BODY + 1024), 0, 0xffffffff);
     const a = await grpcOnce(child, CHECK_USER, native, { hold: true, ms: 3000 });
     expect(a.status, a.message).toBe(GRPC.RESOURCE_EXHAUSTED);
     expect(a.ms).toBeLessThan(2000);

@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServerReflectionRequestSchema } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { userId } from "../helpers/client.js";
 import { type ChildRegistry, MODES, type Mode, expectAlive, sleep, startChild, stopAllChildren, within } from "./child.js";
-import { ERR, FRAME, H2, dataFrame, grpcFrame, headersFrame, pingFrame, requestBlock, rstFrame } from "./frames.js";
+import { ERR, FRAME, H2, dataFrame, headersFrame, pingFrame, requestBlock, rstFrame } from "./frames.js";
+import { grpcFrame } from "../helpers/grpcFrame.js";
 import { Http1 } from "./http1.js";
 import {
   GRPC,

@@ -18,7 +18,7 @@ import {
   type RegistryProcess,
   clientError,
   makeIdentity,
-  registryToml,
+  testToml,
   requestCount,
   startRegistryProcess,
   surfaceOf,
@@ -28,7 +28,7 @@ import {
 let reg: RegistryProcess;
 
 beforeAll(async () => {
-  reg = await startRegistryProcess("client-ops", registryToml());
+  reg = await startRegistryProcess("client-ops", testToml());
 }, 30_000);
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ import {
   type RegistryProcess,
   clientError,
   makeIdentity,
-  registryToml,
+  testToml,
   requestCount,
   startRegistryProcess,
   surfaceOf,
@@ -24,8 +24,8 @@ let hard: RegistryProcess;
 
 beforeAll(async () => {
   [easy, hard] = await Promise.all([
-    startRegistryProcess("pow-easy", registryToml({ pow: `enabled = true\ndifficulty = ${EASY}` })),
-    startRegistryProcess("pow-hard", registryToml({ pow: `enabled = true\ndifficulty = ${HARD}` })),
+    startRegistryProcess("pow-easy", testToml({ pow: `enabled = true\ndifficulty = ${EASY}` })),
+    startRegistryProcess("pow-hard", testToml({ pow: `enabled = true\ndifficulty = ${HARD}` })),
   ]);
 }, 30_000);
 

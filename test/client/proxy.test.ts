@@ -7,6 +7,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type ProtocolName, type RegistryClient, bytesToHex, createRegistryClient, identityToJson } from "../../client/src/index.js";
 import { ResolveRequestSchema, ResolveResponseSchema } from "../../gen/enigma/registry/v1/registry_pb.js";
+import { grpcFrame, grpcFrames } from "../helpers/grpcFrame.js";
 import {
   HTTP1_PROTOCOLS,
   PEPPER_HEX,
@@ -16,7 +17,7 @@ import {
   type RegistryProcess,
   clientError,
   makeIdentity,
-  registryToml,
+  testToml,
   requestCount,
   startProxy,
   startRegistryProcess,
@@ -27,7 +28,7 @@ import {
 let reg: RegistryProcess;
 
 beforeAll(async () => {
-  reg = await startRegistryProcess("client-proxy", registryToml());
+  reg = await startRegistryProcess("client-proxy", testToml());
 }, 30_000);
 
 afterAll(async () => {
@@ -89,38 +90,20 @@ const connectCodec: Codec = {
   },
 };
 
-/** gRPC-Web frames: a flag byte (0x80 = trailers), a 4-byte big-endian length, the payload. */
-function frames(body: Buffer): { flag: number; payload: Buffer }[] {
-  const out: { flag: number; payload: Buffer }[] = [];
-  for (let at = 0; at < body.length; ) {
-    const len = body.readUInt32BE(at + 1);
-    out.push({ flag: body[at]!, payload: body.subarray(at + 5, at + 5 + len) });
-    at += 5 + len;
-  }
-  return out;
-}
-
-function unframe(fs: { flag: number; payload: Buffer }[]): Buffer {
-  return Buffer.concat(
-    fs.map((fr) => {
-      const head = Buffer.alloc(5);
-      head[0] = fr.flag;
-      head.writeUInt32BE(fr.payload.length, 1);
-      return Buffer.concat([head, fr.payload]);
-    }),
-  );
+/** The message frames (flag 0) of a gRPC-Web body mapped by `f`; the trailer frame kept as it is. */
+function mapMessages(body: Buffer, f: (message: Buffer) => Buffer): Buffer {
+  return Buffer.concat(grpcFrames(body).map((fr) => grpcFrame(fr.flag === 0 ? f(fr.message) : fr.message, fr.flag)));
 }
 
 const grpcWebCodec: Codec = {
   registerPath: `${RPC_PREFIX}Register`,
   resolvePath: `${RPC_PREFIX}Resolve`,
   mapRequestHandle(body, f) {
-    return unframe(frames(body).map((fr) => (fr.flag === 0 ? { ...fr, payload: connectCodec.mapRequestHandle(fr.payload, f) } : fr)));
+    return mapMessages(body, (m) => connectCodec.mapRequestHandle(m, f));
   },
   mapAnswer(body, f) {
-    const fs = frames(body);
-    expect(fs.filter((fr) => fr.flag === 0)).toHaveLength(1);
-    return unframe(fs.map((fr) => (fr.flag === 0 ? { ...fr, payload: connectCodec.mapAnswer(fr.payload, f) } : fr)));
+    expect(grpcFrames(body).filter((fr) => fr.flag === 0)).toHaveLength(1);
+    return mapMessages(body, (m) => connectCodec.mapAnswer(m, f));
   },
 };
 

@@ -5,7 +5,6 @@
 // node:http proxy the tests put between the client and the registry.
 import http from "node:http";
 import { randomBytes } from "node:crypto";
-import { x25519 } from "@noble/curves/ed25519.js";
 import { expect } from "vitest";
 import {
   type ProtocolName,
@@ -15,69 +14,18 @@ import {
 } from "../../client/src/index.js";
 import { type Cli, startCli, writeConfig } from "../helpers/cli.js";
 import { freePort } from "../helpers/ports.js";
-import vectors from "../fixtures/vectors.json" with { type: "json" };
+import { keySpec } from "../helpers/toml.js";
+
+export { KEY_A, type KeySpec, PEPPER_HEX, keyEntry, testToml } from "../helpers/toml.js";
 
 export const PROTOCOLS: readonly ProtocolName[] = ["connect", "grpc", "grpc-web", "json"];
 /** The protocols that ride on HTTP/1.1, so a plain node:http proxy can sit in front of them. */
 export const HTTP1_PROTOCOLS: readonly ProtocolName[] = ["connect", "grpc-web", "json"];
 
-export const PEPPER_HEX = vectors.pepper_hex;
-
-export interface KeySpec {
-  readonly kid: string;
-  readonly priv: string;
-  readonly pub: string;
-}
-
-function keySpec(kid: string, priv: string): KeySpec {
-  return { kid, priv, pub: Buffer.from(x25519.getPublicKey(Buffer.from(priv, "hex"))).toString("hex") };
-}
-
-/** The vectors' registry key, and three more for rotations. */
-export const KEY_A = keySpec(vectors.registry_key.kid_hex, vectors.registry_key.x25519_private_key_hex);
+/** The vectors' registry key (KEY_A), and three more for rotations. */
 export const KEY_B = keySpec("b0b0b0b0b0b0b0b0", "b".repeat(64));
 export const KEY_C = keySpec("c0c0c0c0c0c0c0c0", "c".repeat(64));
 export const KEY_D = keySpec("d0d0d0d0d0d0d0d0", "d".repeat(64));
-
-/** One `keys = [...]` entry. */
-export function keyEntry(k: KeySpec, active: boolean, notAfterEpochMs?: number): string {
-  const notAfter = notAfterEpochMs === undefined ? "" : `, not_after_epoch_ms = ${notAfterEpochMs}`;
-  return `{ kid_hex = "${k.kid}", x25519_private_key_hex = "${k.priv}", active = ${active}${notAfter} }`;
-}
-
-export interface TomlOptions {
-  /** Default 0: any free port (the announce line tells which). */
-  readonly port?: number;
-  /** `keys = [...]` entries; default KEY_A alone, active. */
-  readonly keys?: readonly string[];
-  /** `[rate_limit]` lines; rate limiting is off without them. */
-  readonly rateLimit?: string;
-  /** `[pow]` lines; off without them. */
-  readonly pow?: string;
-  /** `[storage]` lines; memory without them. */
-  readonly storage?: string;
-  /** Top-level lines. */
-  readonly top?: string;
-}
-
-/** A registry config as an operator writes it: plain HTTP on loopback, the vectors' pepper. */
-export function registryToml(o: TomlOptions = {}): string {
-  const keys = o.keys ?? [keyEntry(KEY_A, true)];
-  return [
-    'mode = "http"',
-    `address = "127.0.0.1:${o.port ?? 0}"`,
-    o.top ?? "",
-    "[rate_limit]",
-    `enabled = ${o.rateLimit !== undefined}`,
-    o.rateLimit ?? "",
-    "[envelope]",
-    `pepper_hex = "${PEPPER_HEX}"`,
-    `keys = [${keys.join(", ")}]`,
-    o.pow === undefined ? "" : `[pow]\n${o.pow}`,
-    o.storage === undefined ? "" : `[storage]\n${o.storage}`,
-    "",
-  ].join("\n");
-}
 
 export interface RegistryProcess {
   readonly url: string;

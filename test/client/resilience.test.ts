@@ -13,7 +13,7 @@ import {
   type RegistryProcess,
   clientError,
   makeIdentity,
-  registryToml,
+  testToml,
   requestCount,
   startRegistryProcess,
   surfaceOf,
@@ -36,11 +36,11 @@ let limited: RegistryProcess;
 beforeAll(async () => {
   redis = await startRedis();
   [onRedis, limited] = await Promise.all([
-    startRegistryProcess("client-redis", registryToml({ storage: `kind = "redis"\nurl = "${redis.url}"\nkey_prefix = "client-resilience:"` })),
+    startRegistryProcess("client-redis", testToml({ storage: `kind = "redis"\nurl = "${redis.url}"\nkey_prefix = "client-resilience:"` })),
     // Each test charges its own client IP (x-forwarded-for, trusted from loopback).
     startRegistryProcess(
       "client-ratelimit",
-      registryToml({ top: 'trusted_proxies = ["127.0.0.1"]', rateLimit: "per_ip_rps = 1\nburst = 3\nban_seconds = 60" }),
+      testToml({ top: 'trusted_proxies = ["127.0.0.1"]', rateLimit: "per_ip_rps = 1\nburst = 3\nban_seconds = 60" }),
     ),
   ]);
 }, 30_000);

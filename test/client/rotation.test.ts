@@ -19,7 +19,7 @@ import {
   freePort,
   keyEntry,
   makeIdentity,
-  registryToml,
+  testToml,
   requestCount,
   startRegistryProcess,
   surfaceOf,
@@ -42,7 +42,7 @@ const registerCodes = async (p: ProtocolName): Promise<{ refused: number; ok: nu
 /** Stops the running registry and starts it again on the same port with `keys`. */
 async function restart(name: string, keys: string[]): Promise<void> {
   await reg?.stop();
-  reg = await startRegistryProcess(name, registryToml({ port, keys }));
+  reg = await startRegistryProcess(name, testToml({ port, keys }));
   expect(reg.url).toBe(`http://127.0.0.1:${port}`);
 }
 

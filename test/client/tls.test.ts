@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type ProtocolName, createRegistryClient, identityToJson } from "../../client/src/index.js";
 import { type CertFiles, makeCerts } from "../helpers/certs.js";
 import { type Cli, startCli, writeConfig } from "../helpers/cli.js";
-import { PEPPER_HEX, PROTOCOLS, makeIdentity, registryToml, uniqueName } from "./registryProcess.js";
+import { PEPPER_HEX, PROTOCOLS, makeIdentity, testToml, uniqueName } from "./registryProcess.js";
 
 let certs: CertFiles;
 let registry: Cli;
@@ -15,10 +15,7 @@ let url: string;
 
 beforeAll(async () => {
   certs = makeCerts();
-  const toml =
-    registryToml().replace('mode = "http"', 'mode = "tls"') +
-    `[tls]\ncert_pem_path = ${JSON.stringify(certs.serverCertPath)}\nkey_pem_path = ${JSON.stringify(certs.serverKeyPath)}\n` +
-    `client_ca_pem_path = ${JSON.stringify(certs.caPath)}\n`;
+  const toml = testToml({ tls: { cert: certs.serverCertPath, key: certs.serverKeyPath, clientCa: certs.caPath } });
   registry = startCli(["--config", writeConfig("client-mtls.toml", toml)]);
   url = (await registry.waitForOutput(/enigma-node-registry listening on (https:\/\/\S+)/, 20_000))[1]!;
 }, 30_000);

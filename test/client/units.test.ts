@@ -20,8 +20,7 @@ import { fromConnectError } from "../../client/src/private/rpcProtocol.js";
 import { resolveOptions } from "../../client/src/private/options.js";
 import { ErrorInfoSchema } from "../../gen/enigma/registry/v1/registry_pb.js";
 import fc from "fast-check";
-import { base64ToBytes, bytesToBase64 } from "../../client/src/wire/bytes.js";
-import { base64ToBytes as registryBase64ToBytes } from "../../src/wire/encoding.js";
+import { base64ToBytes, bytesToBase64, portableBase64ToBytes, portableBytesToBase64, portableBytesToHex } from "../../client/src/wire/bytes.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { nobleX25519, sealToRegistry } from "../../client/src/private/envelope.js";
 import { nodeX25519 } from "../../client/src/private/platform.node.js";
@@ -258,10 +257,17 @@ describe("X25519 in Node (node:crypto) against @noble", () => {
   });
 });
 
-describe("the client's portable base64 (browsers have no Buffer)", () => {
+describe("the portable hex and base64 (browsers have no Buffer)", () => {
   const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
 
-  it("accepts exactly what the registry's decoder accepts, with the same bytes", () => {
+  /** The reference: Node's lenient decoder, held to canonical input by re-encoding. */
+  function bufferCanonical(s: string): Uint8Array | null {
+    if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return null;
+    const buf = Buffer.from(s, "base64");
+    return buf.toString("base64") === s ? buf : null;
+  }
+
+  it("accepts exactly what Buffer accepts canonically, with the same bytes", () => {
     // Canonical encodings, then each with one character replaced: bad padding,
     // non-zero trailing bits and stray characters must be refused alike.
     const mutated = fc
@@ -274,12 +280,28 @@ describe("the client's portable base64 (browsers have no Buffer)", () => {
       });
     fc.assert(
       fc.property(mutated, (s) => {
-        const ours = base64ToBytes(s);
-        const theirs = registryBase64ToBytes(s);
-        expect(ours === null ? null : bytesToHex(ours)).toBe(theirs === null ? null : bytesToHex(theirs));
-        if (ours !== null) expect(bytesToBase64(ours)).toBe(s);
+        const theirs = bufferCanonical(s);
+        for (const ours of [base64ToBytes(s), portableBase64ToBytes(s)]) {
+          expect(ours === null ? null : bytesToHex(ours)).toBe(theirs === null ? null : bytesToHex(theirs));
+          if (ours !== null) expect(bytesToBase64(ours)).toBe(s);
+        }
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it("encodes as Buffer does, views and large inputs included", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(8), (bytes, skip) => {
+        const view = bytes.subarray(Math.min(skip, bytes.length));
+        expect(portableBytesToBase64(view)).toBe(Buffer.from(view).toString("base64"));
+        expect(bytesToBase64(view)).toBe(Buffer.from(view).toString("base64"));
+        expect(portableBytesToHex(view)).toBe(Buffer.from(view).toString("hex"));
+        expect(bytesToHex(view)).toBe(Buffer.from(view).toString("hex"));
+      }),
+      { numRuns: 2000 },
+    );
+    const large = Uint8Array.from({ length: 100_001 }, (_, i) => (i * 7) & 0xff);
+    expect(portableBytesToBase64(large)).toBe(Buffer.from(large).toString("base64"));
   });
 });

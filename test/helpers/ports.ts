@@ -1,4 +1,4 @@
-// Loopback ports for the processes tests and the bench start: a free one, and
+// Loopback ports for the processes tests start: a free one, and
 // waiting until something listens on it.
 import net from "node:net";
 

@@ -5,27 +5,11 @@
 import { randomBytes } from "node:crypto";
 import { solvePow } from "../../src/guard/pow.js";
 import { canonical, hex, identityFor, sealForRegister, userId, type TestIdentity } from "./client.js";
-import { KID, PEPPER, REGISTRY_PUBLIC, testToml } from "./registry.js";
+import { KID, PEPPER, REGISTRY_PUBLIC, type TomlOptions, testToml } from "./toml.js";
 
-export interface RedisTomlOptions {
-  /** `[storage]` body lines, e.g. redisStorage(url, prefix). */
-  readonly storage: string;
-  /** Lines for `[rate_limit]` (rate limiting is on); omit to turn it off. */
-  readonly rateLimit?: string;
-  /** Lines for `[pow]`; omit to leave it off. */
-  readonly pow?: string;
-  /** Top-level lines; trusted_proxies = ["127.0.0.1"] is always there. */
-  readonly top?: string;
-}
-
-/** A test config (vectors' pepper and key, http mode, port 0) on the given storage. */
-export function redisToml(o: RedisTomlOptions): string {
-  const tail = `[storage]\n${o.storage}\n${o.pow === undefined ? "" : `[pow]\n${o.pow}\n`}`;
-  const toml = testToml(`trusted_proxies = ["127.0.0.1"]\n${o.top ?? ""}`, { rateLimit: o.rateLimit !== undefined, storage: tail });
-  if (o.rateLimit === undefined) return toml;
-  const head = "[rate_limit]\nenabled = true";
-  if (!toml.includes(head)) throw new Error("testToml changed shape: no [rate_limit] table to extend");
-  return toml.replace(head, `${head}\n${o.rateLimit}`);
+/** A test config (./toml.ts) on Redis `storage` lines, trusting 127.0.0.1 as a proxy (see `from`). */
+export function redisToml(o: TomlOptions & { readonly storage: string }): string {
+  return testToml({ ...o, top: `trusted_proxies = ["127.0.0.1"]\n${o.top ?? ""}` });
 }
 
 export const redisStorage = (url: string, prefix: string): string =>

@@ -1,5 +1,5 @@
 // Starts the real registry (the same createApp + listen as the CLI) on a free
-// port, with the vectors' pepper and key, and the clients the tests drive it with.
+// port, on a test config (./toml.ts), and the clients the tests drive it with.
 import { ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createApp, type App } from "../../src/app.js";
@@ -7,26 +7,9 @@ import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/ops/log.js";
 import { listen, type Listening } from "../../src/server.js";
 import { RegistryService } from "../../gen/enigma/registry/v1/registry_pb.js";
-import vectors from "../fixtures/vectors.json" with { type: "json" };
+import { testToml } from "./toml.js";
 
-export const PEPPER = Buffer.from(vectors.pepper_hex, "hex");
-export const KID = vectors.registry_key.kid_hex;
-export const REGISTRY_PUBLIC = vectors.registry_key.x25519_public_key_hex;
-
-/** A config with rate limiting off unless `extra` turns it on; `extra` is appended TOML. */
-export function testToml(extra = "", opts: { rateLimit?: boolean; storage?: string } = {}): string {
-  return `
-mode = "http"
-address = "127.0.0.1:0"
-${extra}
-[rate_limit]
-enabled = ${opts.rateLimit ?? false}
-[envelope]
-pepper_hex = "${vectors.pepper_hex}"
-keys = [{ kid_hex = "${KID}", x25519_private_key_hex = "${vectors.registry_key.x25519_private_key_hex}", active = true }]
-${opts.storage ?? ""}
-`;
-}
+export { KID, PEPPER, REGISTRY_PUBLIC, testToml } from "./toml.js";
 
 export interface Running {
   readonly app: App;

@@ -27,7 +27,7 @@ import {
 } from "../../src/store/identityRecord.js";
 import { decodeJournal, decodePendingItem, encodeJournal, encodePendingItem } from "../../src/store/logFields.js";
 import { logIndexOfOwnProof } from "../../src/transparency/vrfIndex.js";
-import { serializeIdentity } from "../../src/wire/identityJson.js";
+import { identityToJson as serializeIdentity } from "../../client/src/wire/identity.js";
 import { anIdentity, logOptions, randomBlind, VRF_SECRET } from "./logHarness.js";
 
 const sha256 = (...parts: (string | Uint8Array)[]): Uint8Array => {

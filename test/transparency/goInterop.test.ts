@@ -5,12 +5,8 @@
 // those with crypto/ed25519 on the tlog-cosignature/v1 message.
 //
 // Without Go this file fails (it never skips) and says what to install.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildChecker, removeChecker, requireGo, runGo, runGoOne } from "./goChecker.js";
 import { arrayHashReader, consistencyProof, inclusionProof, storedHashesForAppend, treeHash } from "../../src/transparency/tree.js";
 import { bytesToBase64 } from "../../client/src/wire/bytes.js";
 import { formatCheckpoint, parseCheckpoint } from "../../client/src/wire/transparency/checkpoint.js";
@@ -30,69 +26,6 @@ import {
 } from "../../client/src/wire/transparency/note.js";
 import { formatTlogProof, parseTlogProof } from "../../client/src/wire/transparency/tlogProof.js";
 
-const GO_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), "go", "interop.go");
-const GOPATH = "/usr/share/gocode";
-const INSTALL_HINT = "install them with `apt-get install -y golang-go golang-golang-x-mod-dev` (as root) and run the tests again";
-
-interface GoResult {
-  ok: boolean;
-  error?: string;
-  text?: string;
-  verified?: { name: string; hash: string; base64: string }[];
-  unknown?: { name: string; hash: string; base64: string }[];
-  skey?: string;
-  vkey?: string;
-  note?: string;
-  timestamp?: number;
-  roots?: string[];
-  inclusion?: string[][][];
-  consistency?: string[][][];
-}
-
-let workDir = "";
-let checker = "";
-
-function goEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    GO111MODULE: "off",
-    GOPATH,
-    GOCACHE: path.join(workDir, "cache"),
-    GOFLAGS: "",
-    GOTOOLCHAIN: "local",
-    CGO_ENABLED: "0",
-  };
-}
-
-function requireGo(): void {
-  const r = spawnSync("go", ["version"], { encoding: "utf8" });
-  if (r.error !== undefined || r.status !== 0) {
-    throw new Error(`\`go version\` failed (${r.error?.message ?? r.stderr}). This test needs Go and golang.org/x/mod: ${INSTALL_HINT}.`);
-  }
-}
-
-function buildChecker(): void {
-  requireGo();
-  workDir = mkdtempSync(path.join(os.tmpdir(), "enigma-go-interop-"));
-  checker = path.join(workDir, "interop");
-  const r = spawnSync("go", ["build", "-o", checker, GO_SOURCE], { cwd: workDir, env: goEnv(), encoding: "utf8" });
-  if (r.status !== 0) {
-    throw new Error(`go build of ${GO_SOURCE} failed (is golang.org/x/mod under ${GOPATH}/src? ${INSTALL_HINT}):\n${r.stderr}`);
-  }
-}
-
-function runGo(jobs: object[]): GoResult[] {
-  const r = spawnSync(checker, { input: JSON.stringify(jobs), encoding: "utf8", maxBuffer: 256 << 20 });
-  if (r.status !== 0) throw new Error(`the Go checker failed:\n${r.stderr}`);
-  const results = JSON.parse(r.stdout) as GoResult[];
-  expect(results).toHaveLength(jobs.length);
-  return results;
-}
-
-function runGoOne(job: object): GoResult {
-  return runGo([job])[0]!;
-}
-
 const b64 = bytesToBase64;
 
 // Its own test, so a machine without Go shows a failed test with the fix (the
@@ -104,7 +37,7 @@ it("finds Go (`go version`)", () => {
 describe("C2SP notes and tlog proofs against Go's x/mod", () => {
   beforeAll(buildChecker, 120_000);
   afterAll(() => {
-    if (workDir !== "") rmSync(workDir, { recursive: true, force: true });
+    removeChecker();
   });
 
   it("Go opens our checkpoint signed with our key, ignoring our witness's cosignature", () => {

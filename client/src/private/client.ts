@@ -4,7 +4,7 @@
 import { bytesToHex, equalBytes, hexToBytesOfLength, utf8 } from "../wire/bytes.js";
 import { type PublicIdentity, identityProblem, identityToJson, parseIdentityJson } from "../wire/identity.js";
 import { CHALLENGE_PATTERN, POW_HEADER, powHeaderValue } from "../wire/pow.js";
-import { USER_ID_BYTES } from "../wire/username.js";
+import { USER_ID_BYTES } from "../wire/sizes.js";
 import { backoffMs, startAttempt, sleep, throwIfAborted, type RetryPolicy } from "./attempts.js";
 import { type Envelope, openFromRegistry, sealToRegistry } from "./envelope.js";
 import { RegistryClientError, badResponse, invalidInput } from "./errors.js";

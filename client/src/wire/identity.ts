@@ -2,10 +2,11 @@
 // writer. The canonical form is serde_json's compact output of the original
 // Rust struct (fields in declaration order, byte arrays as integer lists); it
 // is the plaintext of every envelope, so both sides must produce it byte for byte.
-import { bytesToHex, hexToBytesOfLength } from "./bytes.js";
+import { bytesToHex } from "./bytes.js";
 import { WireError } from "./errors.js";
 import * as shape from "./jsonShape.js";
-import { USER_ID_BYTES, normalizeUsername } from "./username.js";
+import { USER_ID_BYTES } from "./sizes.js";
+import { normalizeUsername } from "./username.js";
 
 export interface PublicIdentity {
   /** 32 bytes: BLAKE3 of the normalized username. */
@@ -44,8 +45,7 @@ export function identityProblem(id: PublicIdentity): string | null {
  */
 export function readIdentity(value: unknown, where: string): PublicIdentity | null {
   const obj = shape.object(value, where, FIELDS);
-  const userId = hexToBytesOfLength(shape.string(obj, "user_id", where), USER_ID_BYTES);
-  if (userId === null) throw new WireError(`${where}.user_id must be ${USER_ID_BYTES * 2} hex characters`);
+  const userId = shape.hex(obj, "user_id", where, USER_ID_BYTES);
   const hint = obj["username_hint"];
   if (hint !== undefined && hint !== null && typeof hint !== "string") {
     throw new WireError(`${where}.username_hint must be a string or null`);
@@ -61,17 +61,26 @@ export function readIdentity(value: unknown, where: string): PublicIdentity | nu
   return identityProblem(id) === null ? id : null;
 }
 
-/** A JSON identity text, strictly: any failure is a WireError. */
-export function parseIdentityJson(text: string): PublicIdentity {
+/** A JSON identity text, strictly: any failure is a WireError (`notJson` when it is no JSON at all). */
+export function parseIdentityJson(text: string, notJson: string = "identity is not valid JSON"): PublicIdentity {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new WireError("identity is not valid JSON");
+    throw new WireError(notJson);
   }
   const id = readIdentity(value, "identity");
   if (id === null) throw new WireError("invalid identity");
   return id;
+}
+
+// As the registry has always read them: bytes that are not UTF-8 become
+// U+FFFD, and a byte order mark stays (JSON.parse then refuses it).
+const plaintextDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** The identity in a register envelope's plaintext, as the registry reads it: any failure is a WireError. */
+export function parseIdentityPlaintext(plaintext: Uint8Array): PublicIdentity {
+  return parseIdentityJson(plaintextDecoder.decode(plaintext), "envelope plaintext is not a JSON identity");
 }
 
 function byteList(b: Uint8Array): string {

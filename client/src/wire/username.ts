@@ -6,7 +6,6 @@ import { utf8, utf8Length } from "./bytes.js";
 
 const USER_ID_DOMAIN = utf8("enigma:user_id:v1");
 export const MAX_USERNAME_BYTES = 64;
-export const USER_ID_BYTES = 32;
 
 // Rust `char::is_control` = Unicode category Cc.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

@@ -18,7 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { performance } from "node:perf_hooks";
-import type { HttpLoad, LoadResult } from "./lib.js";
+import type { HttpLoad, LoadResult } from "./types.js";
 
 export type PacedLoad = Omit<HttpLoad, "overallRate"> & {
   /** Requests per second offered, spread over the connections. */
@@ -138,7 +138,7 @@ export async function pacedRunInChild(load: PacedLoad): Promise<LoadResult> {
   return JSON.parse(stdout) as LoadResult;
 }
 
-// As a script (`node --import tsx bench/paced.ts '<PacedLoad as JSON>'`): one run, its result as JSON on stdout.
+// As a script (`node --import tsx bench/load/paced.ts '<PacedLoad as JSON>'`): one run, its result as JSON on stdout.
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const load = JSON.parse(process.argv[2] ?? "{}") as PacedLoad;
   process.stdout.write(JSON.stringify(await pacedRun(load)) + "\n");

@@ -16,7 +16,7 @@ import { createLogger } from "./ops/log.js";
 import { listen } from "./server.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
 import { keygenTransparencyToml } from "./config/keygenTransparency.js";
-import { compactLegacyIdentities } from "./store/compact.js";
+import { compactLegacyIdentities } from "./commands/compactStorage.js";
 import { createRedisClient, waitUntilReady } from "./store/redisClient.js";
 
 const USAGE = `usage:

@@ -17,7 +17,7 @@ import { clusterSlot } from "../src/store/clusterSlot.js";
 import { keyPrefixProblem, redisKeys, slotTag } from "../src/store/keys.js";
 import { RECORD_V1, identityJsonOfRecord } from "../src/store/identityRecord.js";
 import { RedisStore } from "../src/store/redis.js";
-import { compactLegacyIdentities } from "../src/store/compact.js";
+import { compactLegacyIdentities } from "../src/commands/compactStorage.js";
 import { NPM_START_ARGS, writeConfig } from "./helpers/cli.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";

@@ -17,8 +17,8 @@
 import { Cluster, type Redis } from "ioredis";
 import { blindIndexHex } from "../crypto/blind.js";
 import { parseIdentityJson } from "../../client/src/wire/identity.js";
-import { encodeIdentityRecord, identityJsonOfRecord } from "./identityRecord.js";
-import { redisKeys } from "./keys.js";
+import { encodeIdentityRecord, identityJsonOfRecord } from "../store/identityRecord.js";
+import { redisKeys } from "../store/keys.js";
 
 export interface CompactionReport {
   /** Identities found in the JSON format. */

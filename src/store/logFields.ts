@@ -4,7 +4,7 @@
 // fields. No I/O here.
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { encodeLogEntry, identityCommitment, LOG_ENTRY_BYTES } from "../../client/src/wire/transparency/entry.js";
-import { logIndexOfOwnProof } from "../transparency/vrfIndex.js";
+import { logIndexOfOwnProof } from "../crypto/vrfIndex.js";
 import { COMMITMENT_BYTES, encodePosition, NONCE_BYTES, POSITION_BYTES, readPosition, VRF_PROOF_BYTES } from "./identityRecord.js";
 import type { JournalEntry, PendingEntry, TransparencyStoreOptions } from "./store.js";
 

@@ -84,7 +84,7 @@ import type { JournalEntry, LogState, TransparencyStore } from "../store/store.j
 import { Lease } from "./lease.js";
 import { LogReader } from "./logReader.js";
 import { growTree } from "./tileMath.js";
-import { logIndexOfOwnProof } from "./vrfIndex.js";
+import { logIndexOfOwnProof } from "../crypto/vrfIndex.js";
 import { Ticker } from "./ticker.js";
 
 export type LogLevel = "info" | "warn" | "error";

@@ -26,7 +26,7 @@ import {
   recordWithPosition,
 } from "../../src/store/identityRecord.js";
 import { decodeJournal, decodePendingItem, encodeJournal, encodePendingItem } from "../../src/store/logFields.js";
-import { logIndexOfOwnProof } from "../../src/transparency/vrfIndex.js";
+import { logIndexOfOwnProof } from "../../src/crypto/vrfIndex.js";
 import { identityToJson as serializeIdentity } from "../../client/src/wire/identity.js";
 import { anIdentity, logOptions, randomBlind, VRF_SECRET } from "./logHarness.js";
 

@@ -7,13 +7,18 @@ import { checkedIdentity } from "./private/client.js";
 import { invalidInput, wireInput } from "./private/errors.js";
 
 export { createRegistryClient } from "./private/client.js";
-export type { CallOptions, Handle, Presence, RegistryClient } from "./private/client.js";
+export type { CallOptions, Handle, Presence, RegistryClient, ResolvedWithProof } from "./private/client.js";
 export type { RegistryClientOptions } from "./private/options.js";
 export type { TlsOptions } from "./private/platform.js";
 export type { EnvelopeKey, PowChallenge, ProtocolName } from "./private/protocol.js";
 export { RegistryClientError } from "./private/errors.js";
 export type { RegistryClientErrorInit, RegistryErrorCode } from "./private/errors.js";
 export type { PublicIdentity } from "./wire/identity.js";
+export type { CheckpointStore, TransparencyOptions } from "./private/transparency/options.js";
+export type { ResolveProof, VerificationFailure } from "./private/transparency/verifier.js";
+export { localStorageCheckpointStore, memoryCheckpointStore } from "./private/transparency/stores.js";
+// Node only: the browser build's platform module has a stub that says so.
+export { fileCheckpointStore } from "./private/platform.node.js";
 export { bytesToHex };
 
 /**

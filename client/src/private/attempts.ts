@@ -88,5 +88,9 @@ export function backoffMs(err: RegistryClientError, failures: number, policy: Re
     if (err.retryAfterMs > policy.maxDelayMs) return null;
     return Math.max(jittered, err.retryAfterMs);
   }
+  if (err.code === "UNAVAILABLE" && err.reason === "LOG_PENDING" && err.retryAfterMs !== undefined) {
+    // The identity waits for the log's next checkpoint: give the log that long, within the cap.
+    return Math.max(jittered, Math.min(err.retryAfterMs, policy.maxDelayMs));
+  }
   return jittered;
 }

@@ -4,7 +4,7 @@
 import { bytesToHex, equalBytes, hexToBytesOfLength, utf8 } from "../wire/bytes.js";
 import { type PublicIdentity, identityProblem, identityToJson, parseIdentityJson } from "../wire/identity.js";
 import { CHALLENGE_PATTERN, POW_HEADER, powHeaderValue } from "../wire/pow.js";
-import { USER_ID_BYTES } from "../wire/sizes.js";
+import { KID_BYTES, USER_ID_BYTES } from "../wire/sizes.js";
 import { backoffMs, startAttempt, sleep, throwIfAborted, type RetryPolicy } from "./attempts.js";
 import { type Envelope, openFromRegistry, sealToRegistry } from "./envelope.js";
 import { RegistryClientError, badResponse, invalidInput } from "./errors.js";
@@ -15,6 +15,7 @@ import type { Platform } from "./platform.js";
 import type { Attempt, EnvelopeKey, Protocol } from "./protocol.js";
 import { createRpcProtocol } from "./rpcProtocol.js";
 import { solvePow } from "./powSolver.js";
+import { LogVerifier, type ResolveProof } from "./transparency/verifier.js";
 
 /** A user id: 64 hex characters or 32 bytes. */
 export type Handle = string | Uint8Array;
@@ -24,6 +25,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Deadline of each attempt, instead of the client's timeoutMs. */
   timeoutMs?: number;
+}
+
+/** An identity verified against the registry's transparency log, and where it stands in the log. */
+export interface ResolvedWithProof {
+  identity: PublicIdentity;
+  proof: ResolveProof;
 }
 
 export interface Presence {
@@ -37,8 +44,18 @@ export interface Presence {
 export interface RegistryClient {
   /** Seals `identity` to the registry's key and registers it; safe to retry. */
   register(identity: PublicIdentity, opts?: CallOptions): Promise<void>;
-  /** The identity registered under `handle`, checked and opened, or null when there is none. */
+  /**
+   * The identity registered under `handle`, checked and opened, or null when
+   * there is none. With the transparency option, verified against the log
+   * first (VERIFICATION_FAILED with a reason when a check fails).
+   */
   resolve(handle: Handle, opts?: CallOptions): Promise<PublicIdentity | null>;
+  /**
+   * As resolve, verified against the log, with the proof's position, tree
+   * size, root and cosigners; null when nobody is registered under `handle`
+   * (the log proves presence, not absence). Needs the transparency option.
+   */
+  resolveWithProof(handle: Handle, opts?: CallOptions): Promise<ResolvedWithProof | null>;
   checkUser(handle: Handle, opts?: CallOptions): Promise<boolean>;
   announce(presence: Presence, opts?: CallOptions): Promise<void>;
   /** Hands identities to the registry in bulk; resolves to how many were new. */
@@ -121,8 +138,11 @@ class Client implements RegistryClient {
   private keys: EnvelopeKey[] | null = null;
   /** Set once the registry asked for proof of work: later lookups solve before their first attempt. */
   private powRequired = false;
+  /** With the transparency option: checks every resolve against the log. */
+  private readonly verifier: LogVerifier | null;
 
   constructor(private readonly opts: ResolvedOptions) {
+    this.verifier = opts.transparency === null ? null : new LogVerifier(opts.transparency);
     this.platform = createPlatform(opts.baseUrl, opts.tls);
     this.protocol = opts.protocol === "json" ? createJsonProtocol(this.platform) : createRpcProtocol(this.platform, opts.protocol);
     this.policy = { maxAttempts: opts.maxAttempts, maxDelayMs: opts.maxDelayMs, timeoutMs: opts.timeoutMs, random: Math.random };
@@ -233,7 +253,7 @@ class Client implements RegistryClient {
           refreshKeys = false;
           if (key === undefined) throw new RegistryClientError("UNAVAILABLE", "the registry lists no active envelope key");
           // A fresh ephemeral key and nonce for every attempt.
-          const env = sealToRegistry(pepper, id.userId, hexToBytesOfLength(key.kid, 8)!, key.publicKey, plaintext, undefined, undefined, this.platform.x25519);
+          const env = sealToRegistry(pepper, id.userId, hexToBytesOfLength(key.kid, KID_BYTES)!, key.publicKey, plaintext, undefined, undefined, this.platform.x25519);
           await this.protocol.register(id.userId, env, a);
         },
         (err) => {
@@ -250,7 +270,8 @@ class Client implements RegistryClient {
       // A CONFLICT after an attempt whose answer was lost may be that attempt's
       // own success: it is, if the registry holds exactly this identity.
       if (err instanceof RegistryClientError && err.code === "CONFLICT" && maybeApplied) {
-        const stored = await this.resolve(id.userId, opts);
+        // Unverified: this only compares with what we sent (a lying registry could as well have answered ok).
+        const stored = (await this.lookup(id.userId, opts, false))?.identity ?? null;
         if (stored !== null && identityToJson(stored) === identityToJson(id)) return;
       }
       throw err;
@@ -259,11 +280,51 @@ class Client implements RegistryClient {
 
   async resolve(handle: Handle, opts?: CallOptions): Promise<PublicIdentity | null> {
     const h = parseHandle(handle);
+    if (this.verifier === null) return (await this.lookup(h, opts, false))?.identity ?? null;
+    return (await this.verifiedLookup(h, opts))?.identity ?? null;
+  }
+
+  async resolveWithProof(handle: Handle, opts?: CallOptions): Promise<ResolvedWithProof | null> {
+    const h = parseHandle(handle);
+    if (this.verifier === null) throw invalidInput("resolveWithProof needs the transparency option (the log's keys)");
+    return this.verifiedLookup(h, opts);
+  }
+
+  private async verifiedLookup(h: Uint8Array, opts: CallOptions | undefined): Promise<ResolvedWithProof | null> {
+    const verifier = this.verifier!;
+    const found = await this.lookup(h, opts, true);
+    if (found === null) return null; // the log proves presence, not absence
+    const proof = await verifier.verify(h, found.plaintext, found.proof, (oldSize, newSize) =>
+      this.call(opts, "other", (a) => this.protocol.consistencyProof(oldSize, newSize, a)),
+    );
+    return { identity: found.identity, proof };
+  }
+
+  /**
+   * One resolve call: the identity opened and checked (listed key, opens,
+   * the handle's own), with the plaintext as received and, when asked for,
+   * the answer's proof text (null when it carried none).
+   */
+  private async lookup(
+    h: Uint8Array,
+    opts: CallOptions | undefined,
+    withProof: boolean,
+  ): Promise<{ identity: PublicIdentity; plaintext: Uint8Array; proof: string | null } | null> {
     const pepper = this.pepper();
     return this.call(opts, "lookup", async (a) => {
       const { secretKey, publicKey } = this.platform.x25519.keyPair(); // fresh for every attempt
-      const env = await this.protocol.resolve(h, publicKey, a);
-      if (env === null) return null;
+      let env: Envelope;
+      let proof: string | null = null;
+      if (withProof) {
+        const answer = await this.protocol.resolveWithProof(h, publicKey, a);
+        if (answer === null) return null;
+        env = answer.envelope;
+        proof = answer.proof;
+      } else {
+        const answer = await this.protocol.resolve(h, publicKey, a);
+        if (answer === null) return null;
+        env = answer;
+      }
       // The answer must come from one of the registry's listed keys (the list may have just rotated).
       if (!isListed(await this.currentKeys(a, false), env) && !isListed(await this.currentKeys(a, true), env)) {
         throw badResponse("the answer is sealed with a key the registry does not list");
@@ -278,7 +339,7 @@ class Client implements RegistryClient {
         throw badResponse(`the answer holds no valid identity: ${err instanceof Error ? err.message : String(err)}`, err);
       }
       if (!equalBytes(identity.userId, h)) throw badResponse("the answer holds the identity of another user");
-      return identity;
+      return { identity, plaintext, proof };
     });
   }
 

@@ -4,19 +4,10 @@
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { deriveEnvelopeKey } from "../wire/envelopeKey.js";
+import type { Envelope } from "../wire/envelopeJson.js";
+import { NONCE_BYTES, TAG_BYTES } from "../wire/sizes.js";
 
-export interface Envelope {
-  /** 8 bytes: the registry key's id */
-  readonly kid: Uint8Array;
-  /** 32 bytes: the X25519 public key of the side that sealed it */
-  readonly senderPubkey: Uint8Array;
-  /** 24 bytes */
-  readonly nonce: Uint8Array;
-  /** plaintext ‖ 16-byte tag */
-  readonly ciphertext: Uint8Array;
-}
-
-export const NONCE_BYTES = 24;
+export type { Envelope };
 
 export function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
@@ -80,7 +71,7 @@ export function openFromRegistry(
   env: Envelope,
   x: X25519 = nobleX25519,
 ): Uint8Array | null {
-  if (env.nonce.length !== NONCE_BYTES || env.ciphertext.length < 16) return null;
+  if (env.nonce.length !== NONCE_BYTES || env.ciphertext.length < TAG_BYTES) return null;
   const shared = x.sharedSecret(secretKey, env.senderPubkey);
   if (shared === null) return null;
   const key = deriveEnvelopeKey(pepper, handle, shared);

@@ -1,32 +1,18 @@
 // RegistryClientError: every failure a caller sees. `code` is one of the
 // registry's error codes, or one of the client's own (NETWORK, TIMEOUT,
-// ABORTED, BAD_RESPONSE), so callers branch on codes, never on messages.
-import { WireError } from "../wire/errors.js";
+// ABORTED, BAD_RESPONSE, VERIFICATION_FAILED), so callers branch on codes,
+// never on messages.
+import { type ErrorCode, WireError } from "../wire/errors.js";
 
-/** The registry's codes (what its answers carry). */
-export const REGISTRY_CODES = [
-  "INVALID_INPUT",
-  "PAYLOAD_TOO_LARGE",
-  "CONFLICT",
-  "NOT_FOUND",
-  "RATE_LIMITED",
-  "POW_REQUIRED",
-  "UNAUTHORIZED",
-  "FEATURE_DISABLED",
-  "INTERNAL",
-  "UNAVAILABLE",
-] as const;
+/**
+ * The client's own: the network failed, an attempt ran out of time, the
+ * caller aborted, an answer was wrong, or (with the transparency option) an
+ * answer failed its verification against the log (`reason` says which check).
+ */
+export const CLIENT_CODES = ["NETWORK", "TIMEOUT", "ABORTED", "BAD_RESPONSE", "VERIFICATION_FAILED"] as const;
 
-/** The client's own: the network failed, an attempt ran out of time, the caller aborted, or an answer was wrong. */
-export const CLIENT_CODES = ["NETWORK", "TIMEOUT", "ABORTED", "BAD_RESPONSE"] as const;
-
-export type RegistryErrorCode = (typeof REGISTRY_CODES)[number] | (typeof CLIENT_CODES)[number];
-
-const KNOWN = new Set<string>(REGISTRY_CODES);
-
-export function isRegistryCode(code: unknown): code is (typeof REGISTRY_CODES)[number] {
-  return typeof code === "string" && KNOWN.has(code);
-}
+/** The registry's codes (client/src/wire/errors.ts) and the client's own. */
+export type RegistryErrorCode = ErrorCode | (typeof CLIENT_CODES)[number];
 
 export interface RegistryClientErrorInit {
   status?: number | undefined;
@@ -37,14 +23,19 @@ export interface RegistryClientErrorInit {
 }
 
 export class RegistryClientError extends Error {
-  /** A registry error code, or NETWORK, TIMEOUT, ABORTED, BAD_RESPONSE. */
+  /** A registry error code, or NETWORK, TIMEOUT, ABORTED, BAD_RESPONSE, VERIFICATION_FAILED. */
   readonly code: RegistryErrorCode;
   // Optional fields are `declare`d so that they are absent, not undefined, when unset.
   /** The HTTP status, where the answer had one. */
   declare readonly status?: number;
   /** RATE_LIMITED: how long until a retry can succeed. */
   declare readonly retryAfterMs?: number;
-  /** A finer cause the registry gave (UNKNOWN_ENVELOPE_KEY, EXPIRED_ENVELOPE_KEY, POW_INVALID, ...). */
+  /**
+   * A finer cause: one the registry gave (UNKNOWN_ENVELOPE_KEY, EXPIRED_ENVELOPE_KEY,
+   * POW_INVALID, LOG_PENDING, ...), or the failed check of VERIFICATION_FAILED
+   * (PROOF_MISSING, BAD_VRF_PROOF, BAD_INCLUSION_PROOF, BAD_SIGNATURE,
+   * QUORUM_NOT_MET, STALE_CHECKPOINT, INCONSISTENT_LOG, BAD_COMMITMENT).
+   */
   declare readonly reason?: string;
   /** The error's `details` object from a JSON answer. */
   declare readonly details?: Record<string, unknown>;

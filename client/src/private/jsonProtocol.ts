@@ -1,11 +1,13 @@
 // The original registry's JSON paths: what the original Rust registry serves
 // too, so a client on this protocol works against either. Answers are read
 // strictly; an answer of the wrong shape is BAD_RESPONSE.
-import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytesOfLength } from "../wire/bytes.js";
+import { base64ToBytes, bytesToHex } from "../wire/bytes.js";
+import { envelopeToJson, readEnvelope, readEnvelopePubkey } from "../wire/envelopeJson.js";
+import { readErrorBody } from "../wire/errors.js";
 import { identityToJson } from "../wire/identity.js";
 import * as shape from "../wire/jsonShape.js";
-import type { Envelope } from "./envelope.js";
-import { RegistryClientError, badResponse, isRegistryCode } from "./errors.js";
+import { readPowChallenge } from "../wire/pow.js";
+import { RegistryClientError, badResponse } from "./errors.js";
 import type { HttpAnswer, Platform } from "./platform.js";
 import type { Attempt, EnvelopeKey, PowChallenge, Protocol } from "./protocol.js";
 
@@ -23,6 +25,13 @@ export function createJsonProtocol(platform: Platform): Protocol {
     }
   }
 
+  /** GET of a text/plain path (the transparency log's); errors are the registry's JSON error bodies as elsewhere. */
+  async function getText(path: string, a: Attempt): Promise<string> {
+    const answer = await platform.http({ method: "GET", path, headers: { ...a.headers, accept: "text/plain, application/json" }, signal: a.signal });
+    if (answer.status < 200 || answer.status > 299) throw errorFromAnswer(answer);
+    return answer.body;
+  }
+
   return {
     async register(handle, env, a) {
       const body = '{"handle":"' + bytesToHex(handle) + '","envelope":' + envelopeToJson(env) + "}";
@@ -38,7 +47,32 @@ export function createJsonProtocol(platform: Platform): Protocol {
         const env = obj["envelope"];
         if (env === null) return null;
         if (env === undefined) throw badResponse('/resolve: the answer has no "envelope"');
-        return envelopeFromJson(env);
+        return readEnvelope(env);
+      });
+    },
+    async resolveWithProof(handle, requesterPublic, a) {
+      const hex = bytesToHex(handle);
+      const body = '{"handle":"' + hex + '","requester_ephemeral_pubkey_hex":"' + bytesToHex(requesterPublic) + '","proof":true}';
+      return readAnswer("/resolve", await call("POST", "/resolve", a, body), (v) => {
+        const obj = shape.object(v, "answer", ["handle", "envelope", "proof"]);
+        if (shape.string(obj, "handle", "answer").toLowerCase() !== hex) throw badResponse("/resolve: answer for another handle");
+        const env = obj["envelope"];
+        if (env === null) return null;
+        if (env === undefined) throw badResponse('/resolve: the answer has no "envelope"');
+        const proof = obj["proof"];
+        // A missing or malformed proof is the verifier's to refuse (PROOF_MISSING), not a bad answer.
+        return { envelope: readEnvelope(env), proof: typeof proof === "string" ? proof : null };
+      });
+    },
+    async consistencyProof(oldSize, newSize, a) {
+      const path = `/transparency/consistency/${oldSize}/${newSize}`;
+      const text = await getText(path, a);
+      const lines = text.split("\n");
+      if (lines.at(-1) === "") lines.pop();
+      return lines.map((line, i) => {
+        const hash = base64ToBytes(line);
+        if (hash === null || hash.length !== 32) throw badResponse(`${path}: line ${i + 1} is not a base64 SHA-256 hash`);
+        return hash;
       });
     },
     async checkUser(handle, a) {
@@ -71,18 +105,14 @@ export function createJsonProtocol(platform: Platform): Protocol {
     async envelopeKeys(a) {
       return readAnswer("/envelope_pubkeys", await call("GET", "/envelope_pubkeys", a), (v) => {
         if (!Array.isArray(v)) throw badResponse("/envelope_pubkeys: the answer is not an array");
-        return v.map(keyFromJson);
+        return v.map((k, i): EnvelopeKey => {
+          const key = readEnvelopePubkey(k, `keys[${i}]`);
+          return { ...key, kid: bytesToHex(key.kid) };
+        });
       });
     },
     async powChallenge(a) {
-      return readAnswer("/pow/challenge", await call("GET", "/pow/challenge", a), (v): PowChallenge => {
-        const obj = shape.object(v, "answer", ["challenge", "difficulty", "expires_ms"]);
-        return {
-          challenge: shape.string(obj, "challenge", "answer"),
-          difficulty: shape.u64(obj, "difficulty", "answer"),
-          expiresMs: shape.u64(obj, "expires_ms", "answer"),
-        };
-      });
+      return readAnswer("/pow/challenge", await call("GET", "/pow/challenge", a), (v): PowChallenge => readPowChallenge(v, "answer"));
     },
   };
 }
@@ -107,64 +137,16 @@ function mergedAnswer(value: unknown, path: string): number {
   return readAnswer(path, value, (v) => shape.u64(shape.object(v, "answer", ["merged"]), "merged", "answer"));
 }
 
-function envelopeToJson(env: Envelope): string {
-  return JSON.stringify({
-    kid: bytesToHex(env.kid),
-    sender_pubkey: bytesToHex(env.senderPubkey),
-    nonce: bytesToHex(env.nonce),
-    ciphertext: bytesToBase64(env.ciphertext),
-  });
-}
-
-function hexOf(obj: shape.JsonObject, key: string, bytes: number): Uint8Array {
-  const out = hexToBytesOfLength(shape.string(obj, key, "answer"), bytes);
-  if (out === null) throw badResponse(`"${key}" is not ${bytes * 2} hex characters`);
-  return out;
-}
-
-function envelopeFromJson(value: unknown): Envelope {
-  const obj = shape.object(value, "envelope", ["kid", "sender_pubkey", "nonce", "ciphertext"]);
-  const ciphertext = base64ToBytes(shape.string(obj, "ciphertext", "envelope"));
-  if (ciphertext === null) throw badResponse('"ciphertext" is not standard base64');
-  return { kid: hexOf(obj, "kid", 8), senderPubkey: hexOf(obj, "sender_pubkey", 32), nonce: hexOf(obj, "nonce", 24), ciphertext };
-}
-
-function keyFromJson(value: unknown, i: number): EnvelopeKey {
-  const where = `keys[${i}]`;
-  const obj = shape.object(value, where, ["kid_hex", "x25519_public_key_hex", "active", "not_after_epoch_ms"]);
-  const kid = bytesToHex(hexOf(obj, "kid_hex", 8));
-  const active = obj["active"];
-  if (typeof active !== "boolean") throw badResponse(`${where}.active is not a boolean`);
-  const notAfter = obj["not_after_epoch_ms"];
-  return {
-    kid,
-    publicKey: hexOf(obj, "x25519_public_key_hex", 32),
-    active,
-    notAfterEpochMs: notAfter === undefined || notAfter === null ? null : shape.u64(obj, "not_after_epoch_ms", where),
-  };
-}
-
 /** A non-2xx answer: the registry's {"error":{...}} when it is one, else a code from the status. */
 export function errorFromAnswer(answer: HttpAnswer): RegistryClientError {
   const retryAfterMs = retryAfterHeaderMs(answer.header("retry-after"));
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(answer.body);
-  } catch {
-    parsed = undefined;
-  }
-  const error = (parsed as { error?: unknown } | undefined)?.error as
-    | { code?: unknown; message?: unknown; details?: unknown }
-    | undefined;
-  if (typeof error === "object" && error !== null && isRegistryCode(error.code)) {
-    const details = typeof error.details === "object" && error.details !== null ? (error.details as Record<string, unknown>) : undefined;
-    const fromDetails = details?.["retry_after_ms"];
-    const reason = details?.["reason"];
-    return new RegistryClientError(error.code, typeof error.message === "string" ? error.message : error.code, {
+  const error = readErrorBody(answer.body);
+  if (error !== null) {
+    return new RegistryClientError(error.code, error.message, {
       status: answer.status,
-      retryAfterMs: typeof fromDetails === "number" && fromDetails >= 0 ? fromDetails : retryAfterMs,
-      reason: typeof reason === "string" ? reason : undefined,
-      details,
+      retryAfterMs: error.retryAfterMs ?? retryAfterMs,
+      reason: error.reason,
+      details: error.details,
     });
   }
   // Not the registry's error shape: a proxy or load balancer answered.

@@ -4,6 +4,7 @@ import { hexToBytesOfLength } from "../wire/bytes.js";
 import { invalidInput } from "./errors.js";
 import type { TlsOptions } from "./platform.js";
 import { PROTOCOLS, type ProtocolName } from "./protocol.js";
+import { type ResolvedTransparency, type TransparencyOptions, resolveTransparency } from "./transparency/options.js";
 
 export interface RegistryClientOptions {
   /** The registry's base URL, e.g. "http://127.0.0.1:8443" or "https://registry.example". */
@@ -22,6 +23,11 @@ export interface RegistryClientOptions {
   tls?: TlsOptions;
   /** Sent with every call (e.g. authorization). */
   headers?: Record<string, string>;
+  /**
+   * The registry's transparency log, pinned: with it, every resolve asks for
+   * the log's proof and verifies it (VERIFICATION_FAILED when a check fails).
+   */
+  transparency?: TransparencyOptions;
 }
 
 export interface ResolvedOptions {
@@ -34,6 +40,7 @@ export interface ResolvedOptions {
   readonly maxDifficulty: number;
   readonly tls: TlsOptions | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  readonly transparency: ResolvedTransparency | null;
 }
 
 export const DEFAULTS = { protocol: "connect", timeoutMs: 10_000, maxAttempts: 4, maxDelayMs: 2_000, maxDifficulty: 24 } as const;
@@ -80,5 +87,6 @@ export function resolveOptions(o: RegistryClientOptions): ResolvedOptions {
     maxDifficulty: whole(o.pow?.maxDifficulty, "pow.maxDifficulty", DEFAULTS.maxDifficulty, 0, 256),
     tls: o.tls,
     headers,
+    transparency: o.transparency === undefined ? null : resolveTransparency(o.transparency),
   };
 }

@@ -9,6 +9,12 @@ import { utf8 } from "../wire/bytes.js";
 import { nobleX25519 } from "./envelope.js";
 import { RegistryClientError, invalidInput } from "./errors.js";
 import { type HttpAnswer, type HttpRequest, MAX_ANSWER_BYTES, type Platform, type TlsOptions } from "./platform.js";
+import type { CheckpointStore } from "./transparency/options.js";
+
+/** Node's file store has no browser counterpart: use localStorageCheckpointStore. */
+export function fileCheckpointStore(_path: string): CheckpointStore {
+  throw invalidInput("fileCheckpointStore works in Node only; in a browser use localStorageCheckpointStore");
+}
 
 /**
  * fetch for the connect-web transports. A fetch that fails (no connection, or

@@ -11,6 +11,10 @@ import type { X25519 } from "./envelope.js";
 import { RegistryClientError } from "./errors.js";
 import { type HttpAnswer, type HttpRequest, MAX_ANSWER_BYTES, type Platform, type RpcProtocol, type TlsOptions } from "./platform.js";
 
+// The checkpoint store in a file is Node's alone: exported from here, so a
+// browser bundle (which gets platform.browser.ts instead) never holds node:fs.
+export { fileCheckpointStore } from "./transparency/fileStore.js";
+
 const text = (v: string | Uint8Array | undefined): string | Buffer | undefined =>
   v === undefined || typeof v === "string" ? v : Buffer.from(v);
 

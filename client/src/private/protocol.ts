@@ -29,6 +29,14 @@ export interface Protocol {
   register(handle: Uint8Array, envelope: Envelope, a: Attempt): Promise<void>;
   /** The sealed identity, or null when the handle is unknown. */
   resolve(handle: Uint8Array, requesterPublic: Uint8Array, a: Attempt): Promise<Envelope | null>;
+  /**
+   * Resolve asking for the transparency log's proof: the sealed identity and
+   * the c2sp.org/tlog-proof text (null when the answer carried none), or
+   * null when the handle is unknown.
+   */
+  resolveWithProof(handle: Uint8Array, requesterPublic: Uint8Array, a: Attempt): Promise<{ envelope: Envelope; proof: string | null } | null>;
+  /** The log's consistency proof from the tree of `oldSize` entries to the one of `newSize`. */
+  consistencyProof(oldSize: number, newSize: number, a: Attempt): Promise<Uint8Array[]>;
   checkUser(handle: Uint8Array, a: Attempt): Promise<boolean>;
   announce(userId: Uint8Array, addr: string, tsMs: number, a: Attempt): Promise<void>;
   sync(identities: readonly PublicIdentity[], a: Attempt): Promise<number>;

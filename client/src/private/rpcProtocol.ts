@@ -5,6 +5,8 @@
 import { create } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { bytesToHex } from "../wire/bytes.js";
+import { isErrorCode } from "../wire/errors.js";
+import { KID_BYTES, X25519_KEY_BYTES } from "../wire/sizes.js";
 import {
   ErrorInfoSchema,
   type EnvelopePublicKey as ProtoKey,
@@ -14,7 +16,7 @@ import {
   RegistryService,
 } from "../../../gen/enigma/registry/v1/registry_pb.js";
 import type { Envelope } from "./envelope.js";
-import { type RegistryErrorCode, RegistryClientError, badResponse, isRegistryCode } from "./errors.js";
+import { type RegistryErrorCode, RegistryClientError, badResponse } from "./errors.js";
 import type { Platform, RpcProtocol } from "./platform.js";
 import type { Attempt, EnvelopeKey, Protocol } from "./protocol.js";
 
@@ -39,6 +41,17 @@ export function createRpcProtocol(platform: Platform, protocol: RpcProtocol): Pr
       const res = await rpc(a, (c, o) => c.resolve({ handle, requesterEphemeralPubkey }, o));
       if (res.handle.length !== 0 && bytesToHex(res.handle) !== bytesToHex(handle)) throw badResponse("Resolve: answer for another handle");
       return res.envelope === undefined ? null : envelopeFrom(res.envelope);
+    },
+    async resolveWithProof(handle, requesterEphemeralPubkey, a) {
+      const res = await rpc(a, (c, o) => c.resolve({ handle, requesterEphemeralPubkey, withProof: true }, o));
+      if (res.handle.length !== 0 && bytesToHex(res.handle) !== bytesToHex(handle)) throw badResponse("Resolve: answer for another handle");
+      if (res.envelope === undefined) return null;
+      // proto3: an empty string is no proof at all.
+      return { envelope: envelopeFrom(res.envelope), proof: res.proof === "" ? null : res.proof };
+    },
+    async consistencyProof(oldSize, newSize, a) {
+      const res = await rpc(a, (c, o) => c.getConsistencyProof({ oldSize: BigInt(oldSize), newSize: BigInt(newSize) }, o));
+      return res.hashes;
     },
     async checkUser(handle, a) {
       return (await rpc(a, (c, o) => c.checkUser({ handle }, o))).exists;
@@ -86,7 +99,7 @@ function envelopeFrom(env: ProtoEnvelope): Envelope {
 }
 
 function keyFrom(key: ProtoKey): EnvelopeKey {
-  if (key.kid.length !== 8 || key.x25519PublicKey.length !== 32) throw badResponse("envelope key of the wrong size");
+  if (key.kid.length !== KID_BYTES || key.x25519PublicKey.length !== X25519_KEY_BYTES) throw badResponse("envelope key of the wrong size");
   return {
     kid: bytesToHex(key.kid),
     publicKey: key.x25519PublicKey,
@@ -112,7 +125,7 @@ export function fromConnectError(err: unknown): Error {
   if (err instanceof RegistryClientError) return err;
   if (!(err instanceof ConnectError)) return err instanceof Error ? err : new Error(String(err));
   const [info] = err.findDetails(ErrorInfoSchema);
-  if (info !== undefined && isRegistryCode(info.code)) {
+  if (info !== undefined && isErrorCode(info.code)) {
     return new RegistryClientError(info.code, err.rawMessage, {
       retryAfterMs: info.retryAfterMs > 0n ? Number(info.retryAfterMs) : undefined,
       reason: info.reason,

@@ -4,6 +4,9 @@
 // sealing, proof of work, key rotation and retries as a program's would.
 // `witness` and `witness keygen` talk to no registry: they run a transparency
 // log witness (private/witness/, Node only, imported from here alone).
+// `checkpoint`, `monitor` and `audit` watch the registry's transparency log
+// through its read API (private/logWatch/, Node only, imported from here
+// alone), with the log's keys from the command line, never from the registry.
 import { readFileSync } from "node:fs";
 import { text as readAll } from "node:stream/consumers";
 import { parseArgs } from "node:util";
@@ -19,12 +22,20 @@ import {
   identityToJson,
   userIdFromUsername,
 } from "./index.js";
+import { type VerifiedCheckpoint, fetchCheckpoint } from "./private/logWatch/checkpoint.js";
+import { runAudit } from "./private/logWatch/audit.js";
+import { LogMisbehaviour, LogWatchError, LogWatchUsageError } from "./private/logWatch/errors.js";
+import { LogHttp } from "./private/logWatch/http.js";
+import { type LogKeys, TRANSPARENCY_ENV, logKeysOf } from "./private/logWatch/keys.js";
+import { type ResolveWithProof, runMonitor } from "./private/logWatch/monitor.js";
+import { formatVerifierKey } from "./wire/transparency/note.js";
 import { WitnessUsageError, runWitness, witnessKeygen } from "./private/witness/command.js";
 import { WitnessError } from "./private/witness/state.js";
 import { hexToBytesOfLength } from "./wire/bytes.js";
 
 const NAME = "enigma-registry";
 const EXIT_ERROR = 1;
+const EXIT_VERIFICATION = 3; // VERIFICATION_FAILED, or the log caught misbehaving
 const EXIT_USAGE = 64; // EX_USAGE of sysexits.h
 const DEFAULT_URL = "http://127.0.0.1:8443";
 const PROTOCOLS: readonly ProtocolName[] = ["connect", "grpc", "grpc-web", "json"];
@@ -48,6 +59,13 @@ const OPTIONS = {
   log: { type: "string", multiple: true },
   state: { type: "string" },
   listen: { type: "string" },
+  verify: { type: "boolean" },
+  "log-key": { type: "string" },
+  origin: { type: "string" },
+  "vrf-key": { type: "string" },
+  witness: { type: "string", multiple: true },
+  quorum: { type: "string" },
+  identity: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -65,7 +83,20 @@ const OPTIONS_HELP = `options (before or after the command):
   -h, --help              this help; "${NAME} COMMAND --help" for one command
 
 Through npx, put -- before the options: npx ${NAME} -- --json keys
-Exit status: 0 done; 1 the call failed (stderr: "error: CODE: message"); 64 usage error.`;
+Exit status: 0 done; 1 the call failed (stderr: "error: CODE: message"); 3 verification
+failed or the log misbehaves (stderr: "error: VERIFICATION_FAILED: REASON: message");
+64 usage error.`;
+
+const LOG_KEYS_HELP = `the transparency log's keys (checkpoint, monitor, audit, resolve --verify), as
+its operator publishes them; never taken from the registry:
+  --log-key VKEY          the log's signed-note verifier key, NAME+<8 hex>+<base64>
+  --origin ORIGIN         the checkpoints' first line; default the key's NAME
+  --vrf-key HEX           the log's VRF public key, 64 hex characters (monitor, resolve --verify)
+  --witness VKEY          a witness's cosigner verifier key (type 0x04); repeatable
+  --quorum N              valid cosignatures needed from those witnesses; default 0
+  or ${TRANSPARENCY_ENV}=FILE, FILE holding the same as JSON:
+  {"log_key": "...", "origin": "...", "vrf_key": "...", "witnesses": ["..."], "quorum": N}
+  (flags win over the file, field by field)`;
 
 interface Output {
   /** Human form, lines without the final newline ("" prints nothing). */
@@ -80,6 +111,8 @@ interface Command {
   about: string;
   needsPepper?: boolean;
   takesHandle?: boolean;
+  /** The log-watching options it takes, if any (resolve: --verify and the log's keys). */
+  logOptions?: readonly OptionName[];
   /** Checks the arguments (before any connection is made) and returns the call. */
   prepare(args: string[], handle: string | undefined): Run | Promise<Run>;
 }
@@ -144,10 +177,19 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   resolve: {
-    usage: "resolve <username> | --handle HEX",
-    about: "Prints the user's identity as its canonical JSON (the registry's own form), or null.",
+    usage: "resolve <username> | --handle HEX [--verify]",
+    about: `Prints the user's identity as its canonical JSON (the registry's own form), or null.
+
+  --verify   ask for the transparency log's proof and verify it with the log's keys
+             (below): the VRF proof, the entry's inclusion, the checkpoint's signature
+             and cosignatures, the commitment to the identity. A failure is
+             "error: VERIFICATION_FAILED: REASON: message", exit 3. An unknown user is
+             still null: the log proves presence, not absence.
+
+${LOG_KEYS_HELP}`,
     needsPepper: true,
     takesHandle: true,
+    logOptions: ["verify", "log-key", "origin", "vrf-key", "witness", "quorum"],
     prepare(args, handle) {
       const [userId, rest] = userOf(args, handle);
       noMore(rest);
@@ -292,6 +334,176 @@ Exit status: 0 done; 64 usage error.`,
   },
 };
 
+/** The options every log command takes: where the registry is, how to reach it, the log's keys. */
+const LOG_COMMON: readonly OptionName[] = ["url", "json", "cacert", "cert", "key", "timeout", "header", "log-key", "origin", "vrf-key", "witness", "quorum"];
+const LOG_KEY_OPTIONS: readonly OptionName[] = ["log-key", "origin", "vrf-key", "witness", "quorum"];
+
+interface LogContext {
+  readonly values: Values;
+  readonly keys: LogKeys;
+  readonly http: LogHttp;
+  /** The registry client's options (monitor's first run resolves through it). */
+  readonly options: RegistryClientOptions;
+  /** Made on first use, closed at the end. */
+  client(transparency: boolean): RegistryClient;
+}
+
+/** A command that reads the registry's transparency log (GET /transparency/...). */
+interface LogCommand {
+  usage: string;
+  about: string;
+  /** Its options besides LOG_COMMON. */
+  options: readonly OptionName[];
+  needsVrfKey: boolean;
+  run(args: string[], ctx: LogContext): Promise<Output>;
+}
+
+function requiredState(values: Values): string {
+  if (values.state === undefined || values.state === "") throw new UsageError("missing --state FILE");
+  return values.state;
+}
+
+function checkpointJson(cp: VerifiedCheckpoint): string {
+  return JSON.stringify({ origin: cp.origin, size: cp.size, root: Buffer.from(cp.rootHash).toString("base64"), cosigners: cp.cosigners });
+}
+
+const LOG_COMMANDS: Record<string, LogCommand> = {
+  checkpoint: {
+    usage: "checkpoint --log-key VKEY [--witness VKEY... --quorum N]",
+    about: `Fetches the transparency log's latest checkpoint (GET /transparency/checkpoint) and
+verifies it with the log's keys: the log's signature and origin line, and at least
+--quorum valid cosignatures by the --witness keys. Prints the checkpoint's text: the
+origin, the tree size and the root hash (base64), one a line.
+
+  --json   print {"origin": "...", "size": N, "root": "<base64>", "cosigners": [names of
+           the witnesses whose cosignatures verified]}
+
+Exit status: 0 verified; 3 it does not verify (error: VERIFICATION_FAILED: BAD_SIGNATURE
+or QUORUM_NOT_MET: ...); 1 it could not be fetched; 64 usage error.`,
+    options: [],
+    needsVrfKey: false,
+    async run(args, ctx) {
+      noMore(args);
+      const cp = await fetchCheckpoint(ctx.http, ctx.keys);
+      return { text: cp.text.slice(0, -1), json: checkpointJson(cp) };
+    },
+  },
+  monitor: {
+    usage: "monitor <username> | --handle HEX --state FILE [--identity FILE]",
+    about: `The owner's watch over a handle in the transparency log (run it from cron). The
+first run resolves the handle with the log's proof and verifies it (the VRF proof
+with --vrf-key, the entry's inclusion, the checkpoint, the commitment to the
+identity), which names the handle's entry and its index; then it reads the whole
+log's entry bundles. Later runs prove that the log only grew since the last run (a
+consistency proof from the checkpoint in FILE) and read only the new entries. Every
+entry read is checked to hash to the signed checkpoint.
+
+  --state FILE      what the runs saw (the checkpoint, the handle's index and entry, the
+                    identity, the tree's right edge); made by the first run, then replaced
+                    atomically; one FILE per handle
+  --identity FILE   the owner's identity as JSON (the form resolve prints); default the
+                    identity verified by the first run, kept in FILE
+
+The first run needs the network's pepper (--pepper or ENIGMA_PEPPER); --protocol
+chooses how it resolves.
+
+Exit status: 0 the only entry with the handle's index is the owner's; 3 another entry
+claims the handle (HANDLE_CLAIMED), the owner's entry commits to another identity than
+--identity (BAD_COMMITMENT), or the log misbehaves (BAD_SIGNATURE, QUORUM_NOT_MET,
+INCONSISTENT_LOG, BAD_BUNDLE, ROOT_MISMATCH, or a VERIFICATION_FAILED reason of the
+first resolve); 1 the handle is not registered (error: NOT_FOUND), or another error;
+64 usage error.`,
+    options: ["pepper", "protocol", "handle", "state", "identity"],
+    needsVrfKey: true,
+    async run(args, ctx) {
+      const { values } = ctx;
+      const [userId, rest] = userOf(args, values.handle);
+      noMore(rest);
+      const stateFile = requiredState(values);
+      const label = values.handle ?? args[0]!;
+      const identity = values.identity === undefined ? null : identityToJson(readIdentityFile(values.identity));
+      const resolve = (): ResolveWithProof => {
+        if (ctx.options.pepper === undefined) throw new UsageError(`the first run of monitor resolves ${label}: it needs the network's pepper (--pepper HEX or ENIGMA_PEPPER)`);
+        const client = ctx.client(true);
+        return async (id) => {
+          const r = await client.resolveWithProof(id);
+          if (r === null) return null;
+          return { identityJson: identityToJson(r.identity), leafIndex: r.proof.leafIndex, treeSize: r.proof.treeSize, rootHash: r.proof.rootHash };
+        };
+      };
+      const r = await runMonitor(ctx.http, ctx.keys, { userId, label, stateFile, identity, resolve });
+      return {
+        text: `ok: ${label} is entry ${r.position} of ${ctx.keys.origin}, and no other entry has its index (size ${r.size}, ${r.newEntries} new entries read)`,
+        json: JSON.stringify({ ok: true, handle: r.handle, index: r.index, position: r.position, size: r.size, root: r.root, new_entries: r.newEntries }),
+      };
+    },
+  },
+  audit: {
+    usage: "audit --state FILE",
+    about: `Audits the whole transparency log from where the last run stopped: downloads each
+new entry bundle and tile (c2sp.org/tlog-tiles, level 0 and above) once, recomputes
+the tree and checks it against the signed checkpoint, checks every tile against the
+bundles, proves the checkpoint extends the last one audited, and checks that no index
+(a handle's place in the log) appears twice in the whole log. A progress bar goes to
+stderr on a terminal. Prints ok with the size and root audited.
+
+  --state FILE   where the audit stands (the checkpoint, the tree's right edge); FILE.indexes
+                 keeps every index seen, 32 bytes per entry. Made by the first run; both are
+                 written durably every second or so, for verified entries only, so a run
+                 killed at any point resumes where it was. One run per FILE at a time.
+
+Exit status: 0 all is well; 3 misbehaviour found (error: VERIFICATION_FAILED: REASON:
+what), REASON one of DUPLICATE_INDEX, BAD_TILE, BAD_BUNDLE, ROOT_MISMATCH,
+INCONSISTENT_LOG, BAD_SIGNATURE, QUORUM_NOT_MET; 1 another error (the log unreachable,
+a damaged FILE); 64 usage error.`,
+    options: ["state"],
+    needsVrfKey: false,
+    async run(args, ctx) {
+      noMore(args);
+      const r = await runAudit(ctx.http, ctx.keys, requiredState(ctx.values));
+      return {
+        text: `ok: ${r.origin} audited up to size ${r.size}, root ${r.root} (${r.newEntries} new entries): every bundle and tile hashes to the checkpoint, no index twice`,
+        json: JSON.stringify({ ok: true, origin: r.origin, size: r.size, root: r.root, new_entries: r.newEntries }),
+      };
+    },
+  },
+};
+
+function logHelp(c: LogCommand): string {
+  return `usage: ${NAME} [options] ${c.usage}\n\n${c.about}\n\n${LOG_KEYS_HELP}\n\n${OPTIONS_HELP}\n`;
+}
+
+function readIdentityFile(file: string): ReturnType<typeof identityFromJson> {
+  let json: string;
+  try {
+    json = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`--identity: cannot read ${file}: ${messageOf(err)}`);
+  }
+  try {
+    return identityFromJson(json);
+  } catch (err) {
+    if (err instanceof RegistryClientError) throw new RegistryClientError(err.code, `${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The log's keys from the flags and ENIGMA_REGISTRY_TRANSPARENCY. */
+function logKeys(values: Values, needVrf: boolean): LogKeys {
+  return logKeysOf(values, nonEmpty(process.env[TRANSPARENCY_ENV]), { needVrf });
+}
+
+/** The client library's transparency option for the same keys. */
+function transparencyOption(keys: LogKeys): NonNullable<RegistryClientOptions["transparency"]> {
+  return {
+    origin: keys.origin,
+    logKey: keys.logKey,
+    vrfPublicKey: keys.vrfKey!,
+    witnesses: keys.witnesses.map(formatVerifierKey),
+    quorum: keys.quorum,
+  };
+}
+
 function localHelp(c: LocalCommand): string {
   return `usage: ${NAME} ${c.usage}\n\n${c.about}\n`;
 }
@@ -316,6 +528,14 @@ commands:
   nodes                                 one base URL per line
   nodes add URL...                      prints the number merged
 
+  resolve --verify <username> | --handle HEX
+                                        resolves and verifies the transparency log's proof
+  checkpoint                            prints the log's latest checkpoint, verified
+  monitor <username> | --handle HEX --state FILE [--identity FILE]
+                                        checks that the handle's only entry in the log is the owner's
+  audit --state FILE                    audits the whole log: the tree, the tiles, no index twice
+                                        (these take the log's keys: "${NAME} checkpoint --help")
+
   witness --key FILE --log ORIGIN=VKEY... --state DIR --listen HOST:PORT
                                         runs a transparency log witness (c2sp.org/tlog-witness)
   witness keygen NAME                   prints a new witness signer key and its verifier key
@@ -328,6 +548,16 @@ ${OPTIONS_HELP}
 function commandHelp(c: Command): string {
   const pepper = c.needsPepper ? "\nNeeds the network's pepper (--pepper or ENIGMA_PEPPER).\n" : "";
   return `usage: ${NAME} [options] ${c.usage}\n\n${c.about}\n${pepper}\n${OPTIONS_HELP}\n`;
+}
+
+function makeClient(options: RegistryClientOptions): RegistryClient {
+  try {
+    return createRegistryClient(options);
+  } catch (err) {
+    // Every option comes from the command line: one the client refuses is a usage error.
+    if (err instanceof RegistryClientError && err.code === "INVALID_INPUT") throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 function messageOf(err: unknown): string {
@@ -357,7 +587,7 @@ function parse(argv: string[]) {
   }
 }
 
-function clientOptions(values: Values, command: Command, name: string): RegistryClientOptions {
+function clientOptions(values: Values, command: { needsPepper?: boolean }, name: string): RegistryClientOptions {
   const baseUrl = values.url ?? nonEmpty(process.env["ENIGMA_REGISTRY_URL"]) ?? DEFAULT_URL;
   const scheme = URL.canParse(baseUrl) ? new URL(baseUrl).protocol : "";
   if (scheme !== "http:" && scheme !== "https:") throw new UsageError(`the registry URL must start with http:// or https:// (got ${baseUrl})`);
@@ -411,6 +641,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === "--") argv = argv.slice(1);
   let known = ""; // the command, once known: the usage hint points at its --help
   let client: RegistryClient | undefined;
+  let http: LogHttp | undefined;
   try {
     const { values, positionals } = parse(argv);
     let [name, ...args] = positionals;
@@ -428,6 +659,32 @@ async function main(argv: string[]): Promise<number> {
       if (out !== null) process.stdout.write(`${values.json ? out.json : out.text}\n`);
       return 0;
     }
+    const logCommand = name === undefined ? undefined : LOG_COMMANDS[name];
+    if (logCommand !== undefined && name !== undefined) {
+      if (values.help) {
+        process.stdout.write(logHelp(logCommand));
+        return 0;
+      }
+      known = ` ${name}`;
+      onlyOptions(values, name, [...LOG_COMMON, ...logCommand.options]);
+      const options = clientOptions(values, {}, name);
+      const keys = logKeys(values, logCommand.needsVrfKey);
+      const logHttp = new LogHttp({ baseUrl: options.baseUrl, headers: options.headers, tls: options.tls, timeoutMs: options.timeoutMs });
+      http = logHttp;
+      const ctx: LogContext = {
+        values,
+        keys,
+        http: logHttp,
+        options,
+        client(transparency) {
+          client ??= makeClient(transparency ? { ...options, transparency: transparencyOption(keys) } : options);
+          return client;
+        },
+      };
+      const out = await logCommand.run(args, ctx);
+      process.stdout.write(`${values.json ? out.json : out.text}\n`);
+      return 0;
+    }
     const command = name === undefined ? undefined : COMMANDS[name];
     if (name !== undefined && command === undefined) throw new UsageError(`unknown command: ${name}`);
     if (values.help) {
@@ -438,28 +695,38 @@ async function main(argv: string[]): Promise<number> {
     known = ` ${name}`;
     if (values.handle !== undefined && !command.takesHandle) throw new UsageError(`${name} takes no --handle`);
     for (const option of WITNESS_OPTIONS) if (values[option] !== undefined) throw new UsageError(`${name} takes no --${option} (a witness option)`);
+    for (const option of ["verify", "identity", ...LOG_KEY_OPTIONS] as const) {
+      if (values[option] !== undefined && !command.logOptions?.includes(option)) throw new UsageError(`${name} takes no --${option}`);
+    }
+    if (!values.verify) {
+      const stray = LOG_KEY_OPTIONS.find((option) => values[option] !== undefined);
+      if (stray !== undefined) throw new UsageError(`--${stray} goes with --verify`);
+    }
 
     const options = clientOptions(values, command, name);
+    if (values.verify) options.transparency = transparencyOption(logKeys(values, true));
     const run = await command.prepare(args, values.handle);
-    try {
-      client = createRegistryClient(options);
-    } catch (err) {
-      // Every option comes from the command line: one the client refuses is a usage error.
-      if (err instanceof RegistryClientError && err.code === "INVALID_INPUT") throw new UsageError(err.message);
-      throw err;
-    }
+    client = makeClient(options);
     const out = await run(client);
     const line = values.json ? out.json : out.text;
     if (line !== "") process.stdout.write(`${line}\n`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof WitnessUsageError) {
+    if (err instanceof UsageError || err instanceof WitnessUsageError || err instanceof LogWatchUsageError) {
       process.stderr.write(`usage error: ${err.message}\nrun "${NAME}${known} --help" for usage\n`);
       return EXIT_USAGE;
     }
+    if (err instanceof LogMisbehaviour) {
+      process.stderr.write(`error: VERIFICATION_FAILED: ${err.reason}: ${err.message}\n`);
+      return EXIT_VERIFICATION;
+    }
+    if (err instanceof RegistryClientError && err.code === "VERIFICATION_FAILED") {
+      process.stderr.write(`error: VERIFICATION_FAILED: ${err.reason === undefined ? "" : `${err.reason}: `}${err.message}\n`);
+      return EXIT_VERIFICATION;
+    }
     if (err instanceof RegistryClientError) {
       process.stderr.write(`error: ${err.code}: ${err.message}\n`);
-    } else if (err instanceof WitnessError) {
+    } else if (err instanceof WitnessError || err instanceof LogWatchError) {
       process.stderr.write(`error: ${err.message}\n`);
     } else {
       process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
@@ -467,6 +734,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT_ERROR;
   } finally {
     // The answer is out; a failure to close pooled connections changes nothing for the user.
+    http?.close();
     await client?.close().catch(() => {});
   }
 }

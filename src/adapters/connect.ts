@@ -19,7 +19,7 @@ import { type BatchLimits, checkBatch } from "../config/limits.js";
 import type { Registry } from "../registry.js";
 import type { Request } from "./http.js";
 import { type OnInternalError, callContext, headerText, resultCode, rpcErrorOf } from "./call.js";
-import { OPERATIONS } from "./operations.js";
+import { OPERATIONS, type Operation } from "./operations.js";
 import * as validate from "../wire/validate.js";
 import {
   EnvelopePublicKeySchema,
@@ -112,20 +112,23 @@ export type RegistryMethods = {
  * connect-node (Connect, gRPC-Web, gRPC+JSON) and the HTTP/2 stream server
  * that answers unary gRPC calls (grpcUnary.ts).
  */
+/** A method's name, descriptor and [access] guard, from the operation catalogue. */
+function catalogued<K extends keyof Methods>(name: K): { operation: string; method: Methods[K]; access?: BulkWrite } {
+  const op: Operation = OPERATIONS[name];
+  return { operation: op.name, method: RegistryService.method[name], ...(op.access === undefined ? {} : { access: op.access }) };
+}
+
 export function registryMethods(registry: Registry, limits: BatchLimits): RegistryMethods {
-  const m = RegistryService.method;
   return {
     register: {
-      operation: OPERATIONS.register.name,
-      method: m.register,
+      ...catalogued("register"),
       async run(req, ctx) {
         await registry.register(ctx, handle(req.handle), envelopeFrom(req.envelope));
         return { ok: true };
       },
     },
     resolve: {
-      operation: OPERATIONS.resolve.name,
-      method: m.resolve,
+      ...catalogued("resolve"),
       async run(req, ctx) {
         const requester = validate.bytesOfLength(req.requesterEphemeralPubkey, validate.X25519_KEY_BYTES, "requester_ephemeral_pubkey");
         if (req.withProof) {
@@ -137,15 +140,13 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
       },
     },
     checkUser: {
-      operation: OPERATIONS.checkUser.name,
-      method: m.checkUser,
+      ...catalogued("checkUser"),
       async run(req, ctx) {
         return { exists: await registry.checkUser(ctx, handle(req.handle)) };
       },
     },
     announce: {
-      operation: OPERATIONS.announce.name,
-      method: m.announce,
+      ...catalogued("announce"),
       async run(req, ctx) {
         const p = req.presence;
         if (p === undefined) throw invalidInput("presence is required");
@@ -155,54 +156,45 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
       },
     },
     sync: {
-      operation: OPERATIONS.sync.name,
-      method: m.sync,
-      access: OPERATIONS.sync.access,
+      ...catalogued("sync"),
       async run(req, ctx) {
         checkBatch(req.identities.length, limits.maxSyncIdentities, "identities");
         return { merged: await registry.sync(ctx, req.identities.map(identityFrom)) };
       },
     },
     listNodes: {
-      operation: OPERATIONS.listNodes.name,
-      method: m.listNodes,
+      ...catalogued("listNodes"),
       async run(_req, ctx) {
         return { nodes: (await registry.listNodes(ctx)).map((baseUrl) => ({ baseUrl })) };
       },
     },
     addNodes: {
-      operation: OPERATIONS.addNodes.name,
-      method: m.addNodes,
-      access: OPERATIONS.addNodes.access,
+      ...catalogued("addNodes"),
       async run(req, ctx) {
         checkBatch(req.nodes.length, limits.maxNodes, "nodes");
         return { merged: await registry.addNodes(ctx, req.nodes.map((n) => validate.nodeUrl(n.baseUrl))) };
       },
     },
     getEnvelopePublicKey: {
-      operation: OPERATIONS.getEnvelopePublicKey.name,
-      method: m.getEnvelopePublicKey,
+      ...catalogued("getEnvelopePublicKey"),
       async run(_req, ctx) {
         return { key: keyTo(await registry.envelopePublicKey(ctx)) };
       },
     },
     listEnvelopePublicKeys: {
-      operation: OPERATIONS.listEnvelopePublicKeys.name,
-      method: m.listEnvelopePublicKeys,
+      ...catalogued("listEnvelopePublicKeys"),
       async run(_req, ctx) {
         return { keys: (await registry.envelopePublicKeys(ctx)).map(keyTo) };
       },
     },
     getCheckpoint: {
-      operation: OPERATIONS.getCheckpoint.name,
-      method: m.getCheckpoint,
+      ...catalogued("getCheckpoint"),
       async run(_req, ctx) {
         return { checkpoint: await registry.checkpoint(ctx) };
       },
     },
     getConsistencyProof: {
-      operation: OPERATIONS.getConsistencyProof.name,
-      method: m.getConsistencyProof,
+      ...catalogued("getConsistencyProof"),
       async run(req, ctx) {
         const oldSize = validate.safeU64(req.oldSize, "old_size");
         const newSize = validate.safeU64(req.newSize, "new_size");
@@ -210,8 +202,7 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
       },
     },
     getTransparencyKeys: {
-      operation: OPERATIONS.getTransparencyKeys.name,
-      method: m.getTransparencyKeys,
+      ...catalogued("getTransparencyKeys"),
       async run(_req, ctx) {
         const k = registry.transparencyKeys(ctx);
         return {
@@ -224,8 +215,7 @@ export function registryMethods(registry: Registry, limits: BatchLimits): Regist
       },
     },
     getPowChallenge: {
-      operation: OPERATIONS.getPowChallenge.name,
-      method: m.getPowChallenge,
+      ...catalogued("getPowChallenge"),
       async run(_req, ctx) {
         const c = await registry.powChallenge(ctx);
         return { challenge: c.challenge, difficulty: c.difficulty, expiresMs: BigInt(c.expiresMs) };

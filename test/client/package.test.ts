@@ -3,8 +3,13 @@
 // quick start run there with plain node against a live registry process, the
 // installed `enigma-registry` bin, the installed .d.ts files, and a browser
 // bundle of the installed package (esbuild) that must hold no node: module.
-import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// The README's "Verified resolves" example runs too, as printed in the
+// installed README with only the operator's values filled in: against a
+// registry process with its transparency log on and a witness quorum of 1,
+// the witness being the installed bin's `enigma-registry witness` (its key
+// from `enigma-registry witness keygen`).
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -12,9 +17,13 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bytesToHex, createIdentity, identityToJson, userIdFromUsername } from "../../client/src/index.js";
+import { bytesToHex, createIdentity, createRegistryClient, identityToJson, userIdFromUsername } from "../../client/src/index.js";
+import { parseCheckpoint } from "../../client/src/wire/transparency/checkpoint.js";
+import { verifyNote } from "../../client/src/wire/transparency/note.js";
+import { keygenTransparencyToml } from "../../src/config/keygenTransparency.js";
 import { type Cli, startCli, writeConfig } from "../helpers/cli.js";
 import { KID, PEPPER, REGISTRY_PUBLIC, testToml } from "../helpers/registry.js";
+import { logKeysOf } from "../transparency/verify.js";
 
 const CLIENT_DIR = fileURLToPath(new URL("../../client/", import.meta.url));
 const PEPPER_HEX = PEPPER.toString("hex");
@@ -63,6 +72,70 @@ function ok(r: Run, what: string): Run {
   return r;
 }
 
+/** The README's `<!-- example:NAME -->` js block. */
+function readmeExample(readme: string, name: string): string {
+  const blocks = [...readme.matchAll(new RegExp(`<!-- example:${name} -->\n\`\`\`js\n([\\s\\S]*?)\`\`\`\n<!-- /example -->`, "g"))];
+  expect(blocks, `README example ${name}`).toHaveLength(1);
+  return blocks[0]![1]!;
+}
+
+/** `text` with each placeholder replaced; each must occur exactly once (the README and the test stay in step). */
+function fillIn(text: string, values: Record<string, string>): string {
+  let out = text;
+  for (const [placeholder, value] of Object.entries(values)) {
+    expect(out.split(placeholder).length - 1, `${JSON.stringify(placeholder)} in the example`).toBe(1);
+    out = out.replace(placeholder, () => value);
+  }
+  return out;
+}
+
+interface Witness {
+  readonly child: ChildProcess;
+  readonly url: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** The installed `enigma-registry witness ARGS --listen 127.0.0.1:0`; resolves with its URL once it listens. */
+async function startWitness(bin: string, cwd: string, args: string[]): Promise<Witness> {
+  const child = spawn(bin, ["witness", ...args, "--listen", "127.0.0.1:0"], { cwd, env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (c) => (stderr += c));
+  child.stdout.on("data", (c) => (stderr += `stdout: ${c}`));
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const check = (): void => {
+      const m = / listening on (http:\/\/\S+),/.exec(stderr);
+      if (m) resolve(m[1]!);
+    };
+    child.stderr.on("data", check);
+    child.once("error", reject);
+    void exited.then(() => reject(new Error(`the witness exited before listening:\n${stderr}`)));
+    setTimeout(() => reject(new Error(`the witness did not listen within 15 s:\n${stderr}`)), 15_000).unref();
+  });
+  return {
+    child,
+    url,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Polls `url`'s published checkpoint until it holds `size` entries; returns the note. */
+async function publishedCheckpoint(url: string, size: number, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/transparency/checkpoint`);
+    const text = await res.text();
+    if (res.status === 200 && parseCheckpoint(text.slice(0, text.indexOf("\n\n") + 1))!.size >= size) return text;
+    if (Date.now() > deadline) throw new Error(`no checkpoint of ${size} entries at ${url} within ${timeoutMs} ms: ${res.status} ${text}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe("in this repository", () => {
   it("npm ci links the workspace's enigma-registry command at the top (npx enigma-registry works here)", async () => {
     const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -88,6 +161,8 @@ describe("the packed package, installed outside the repository", () => {
   let packed: { size: number; unpackedSize: number; files: { path: string }[] };
   let registry: Cli;
   let url: string;
+  let logged: Cli | undefined; // the registry with its transparency log on
+  let witness: Witness | undefined;
   const bin = (): string => path.join(project, "node_modules/.bin/enigma-registry");
   const installed = (): string => path.join(project, "node_modules", PACKAGE);
 
@@ -112,7 +187,7 @@ describe("the packed package, installed outside the repository", () => {
   }, 180_000);
 
   afterAll(async () => {
-    await registry?.stop();
+    await Promise.all([registry?.stop(), logged?.stop(), witness?.stop()]);
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
@@ -162,6 +237,72 @@ describe("the packed package, installed outside the repository", () => {
     const check = ok(await run(bin(), ["--url", url, "check", username!], { cwd: project }), "check");
     expect(check.stdout).toBe("true\n");
   }, 30_000);
+
+  it("runs the README's verified resolve against a registry with its log on and a real witness (quorum 1)", async () => {
+    // The operator's values: the log's keys from keygen transparency, the witness's from witness keygen.
+    const ORIGIN = "registry.example/log";
+    const WITNESS = "witness.example/w1";
+    const block = keygenTransparencyToml(ORIGIN);
+    const keys = logKeysOf(block, ORIGIN);
+    const keygen = ok(await run(bin(), ["witness", "keygen", WITNESS], { cwd: project }), "witness keygen");
+    const [, witnessVkey] = keygen.stdout.split("\n");
+    expect(witnessVkey).toMatch(/^witness\.example\/w1\+[0-9a-f]{8}\+/);
+    const keyFile = path.join(work, "witness.key");
+    writeFileSync(keyFile, keygen.stdout, { mode: 0o600 });
+    witness = await startWitness(bin(), project, ["--key", keyFile, "--log", `${ORIGIN}=${keys.logVkey}`, "--state", path.join(work, "witness-state")]);
+    const toml =
+      testToml() +
+      "\n" +
+      block.replace(/^integrate_interval_ms = \d+/m, "integrate_interval_ms = 50").replace(/^witness_quorum = \d+/m, "witness_quorum = 1") +
+      `witnesses = [{ name = "${WITNESS}", vkey = "${witnessVkey}", url = "${witness.url}" }]\n`;
+    logged = startCli(["--config", writeConfig("package-test-log.toml", toml)]);
+    const logUrl = await logged.listening;
+
+    // bob, registered by someone else.
+    const registrar = createRegistryClient({ baseUrl: logUrl, pepper: PEPPER_HEX });
+    const bob = createIdentity({
+      username: "bob",
+      signingPublicKey: crypto.getRandomValues(new Uint8Array(32)),
+      encryptionPublicKey: crypto.getRandomValues(new Uint8Array(32)),
+      signature: crypto.getRandomValues(new Uint8Array(64)),
+    });
+    await registrar.register(bob);
+    await registrar.close();
+    const published = await publishedCheckpoint(logUrl, 1);
+    expect(verifyNote(published, [keys.logVkey, witnessVkey!]).verified.map((s) => s.name)).toEqual([ORIGIN, WITNESS]);
+
+    // The example as the installed README prints it, with the operator's values in place of the placeholders.
+    const example = readmeExample(readFileSync(path.join(installed(), "README.md"), "utf8"), "verified-resolve");
+    const program = (witnessKey: string): string =>
+      fillIn(example, {
+        '"https://registry.example"': JSON.stringify(logUrl),
+        '"registry.example/log+<8 hex>+<base64>"': JSON.stringify(keys.logVkey),
+        '"<64 hex>"': JSON.stringify(keys.vrfPublicHex),
+        '"witness.example/w1+<8 hex>+<base64>"': JSON.stringify(witnessKey),
+      });
+    writeFileSync(path.join(project, "verified.mjs"), program(witnessVkey!));
+    const r = ok(
+      await run(process.execPath, ["verified.mjs"], { cwd: project, env: { ENIGMA_PEPPER: PEPPER_HEX }, timeoutMs: 30_000 }),
+      "node verified.mjs",
+    );
+    expect(r.stdout).toBe(`bob's signing key: ${bytesToHex(bob.signingPublicKey)}\nbob: entry 0 of 1, cosigned by ${WITNESS}\n`);
+    // The checkpoint it verified, kept where the example said, cosigned by the witness.
+    const kept = readFileSync(path.join(project, "registry-log.checkpoint"), "utf8");
+    expect(verifyNote(kept, [keys.logVkey, witnessVkey!]).verified.map((s) => s.name)).toEqual([ORIGIN, WITNESS]);
+    expect(parseCheckpoint(kept.slice(0, kept.indexOf("\n\n") + 1))!.size).toBe(1);
+    expect(witness.stderr()).toMatch(/ 200 POST \/add-checkpoint origin="registry\.example\/log" old=\d+ size=1 cosigned/);
+
+    // Pinned to another witness's key (same name), the same registry fails verification: the pins are checked.
+    const other = ok(await run(bin(), ["witness", "keygen", WITNESS], { cwd: project }), "witness keygen").stdout.split("\n")[1]!;
+    rmSync(path.join(project, "registry-log.checkpoint"));
+    writeFileSync(path.join(project, "verified-other.mjs"), program(other));
+    const refused = await run(process.execPath, ["verified-other.mjs"], { cwd: project, env: { ENIGMA_PEPPER: PEPPER_HEX }, timeoutMs: 30_000 });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(/VERIFICATION_FAILED/);
+    expect(refused.stderr).toMatch(/QUORUM_NOT_MET/);
+    expect(existsSync(path.join(project, "registry-log.checkpoint"))).toBe(false);
+  }, 60_000);
 
   it("runs the installed enigma-registry bin: keys, check, register, resolve, nodes, --json, exit codes", async () => {
     const cli = async (args: string[], env?: Record<string, string>): Promise<Run> =>

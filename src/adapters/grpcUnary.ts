@@ -38,6 +38,7 @@ const SERVICE_PREFIX = `/${RegistryService.typeName}/`;
 const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 const COMPRESSIONS: Compression[] = [compressionGzip, compressionBrotli];
 const ACCEPT_ENCODING = COMPRESSIONS.map((c) => c.name).join(",");
+const NO_COMPRESSION = { request: null, response: null, error: undefined } as const;
 /** Smaller answers are not worth compressing (connect-node's default too). */
 const COMPRESS_MIN_BYTES = 1024;
 type AnyMethod = RegistryMethod<DescMessage, DescMessage>;
@@ -188,12 +189,13 @@ async function serve(
   const ctx: CallContext = callContext(opts.clientIp, socket?.remoteAddress, socket, headers);
   let timer: NodeJS.Timeout | undefined;
   try {
-    const { request, response, error } = compressionNegotiate(
-      COMPRESSIONS,
-      (headers["grpc-encoding"] as string | undefined) ?? null,
-      (headers["grpc-accept-encoding"] as string | undefined) ?? null,
-      headerAcceptEncoding,
-    );
+    const requested = headers["grpc-encoding"] as string | undefined;
+    const accepted = headers["grpc-accept-encoding"] as string | undefined;
+    // Most calls name no encoding: no negotiation to do.
+    const { request, response, error } =
+      requested === undefined && accepted === undefined
+        ? NO_COMPRESSION
+        : compressionNegotiate(COMPRESSIONS, requested ?? null, accepted ?? null, headerAcceptEncoding);
     if (error !== undefined) throw error;
     const timeout = parseTimeout((headers["grpc-timeout"] as string | undefined) ?? null, Number.MAX_SAFE_INTEGER);
     if (timeout.error) throw timeout.error;

@@ -112,7 +112,19 @@ export function idleSessions(server: http2.Http2Server | http2.Http2SecureServer
   server.on("timeout", decide);
 }
 
-/** The last line of defence: an error on any stream or session is counted, never thrown. */
+// The last line of defence: an error on any stream or session is counted,
+// never thrown. One shared listener per kind (this runs for every gRPC call),
+// finding the app's events through a symbol on the target.
+const EVENTS = Symbol("transport events");
+type Reporting = (http2.ServerHttp2Stream | http2.ServerHttp2Session) & { [EVENTS]?: TransportEvents };
+function streamError(this: Reporting, err: Error): void {
+  this[EVENTS]?.error("stream_error", err);
+}
+function sessionError(this: Reporting, err: Error): void {
+  this[EVENTS]?.error("session_error", err);
+}
+
 export function absorbErrors(target: http2.ServerHttp2Stream | http2.ServerHttp2Session, events: TransportEvents, kind: "stream_error" | "session_error"): void {
-  target.on("error", (err: Error) => events.error(kind, err));
+  (target as Reporting)[EVENTS] = events;
+  target.on("error", kind === "stream_error" ? streamError : sessionError);
 }

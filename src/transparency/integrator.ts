@@ -77,7 +77,7 @@ import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import { formatCheckpoint } from "../../client/src/wire/transparency/checkpoint.js";
 import { parseLogEntry } from "../../client/src/wire/transparency/entry.js";
-import { leafHash } from "../../client/src/wire/transparency/merkle.js";
+import { leafHash } from "../crypto/sha256.js";
 import { parseNote, parseSignerKey, signNote, type SignerKey } from "../../client/src/wire/transparency/note.js";
 import { decodeEntryBundle, encodeEntryBundle, ENTRIES_LEVEL, TILE_WIDTH, type Tile } from "../../client/src/wire/transparency/tiles.js";
 import type { JournalEntry, LogState, TransparencyStore } from "../store/store.js";

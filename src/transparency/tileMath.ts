@@ -1,8 +1,9 @@
 // Stored hashes ↔ C2SP tlog-tiles: where each stored hash lives in the tiles,
 // a HashReader that answers from tiles, which tiles change when the tree
 // grows, and their contents. Pure: tiles come from a TileFetcher.
-import { nodeHash, HASH_BYTES } from "../../client/src/wire/transparency/merkle.js";
+import { HASH_BYTES } from "../../client/src/wire/transparency/merkle.js";
 import { TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidthInTree, type Tile } from "../../client/src/wire/transparency/tiles.js";
+import { nodeHash } from "../crypto/sha256.js";
 import {
   appendedHashReader,
   readExactly,
@@ -14,8 +15,11 @@ import {
   type HashReader,
 } from "./tree.js";
 
-/** Loads the contents of these tiles (each exactly width · HASH_BYTES), in order. */
-export type TileFetcher = (tiles: Tile[]) => Promise<Uint8Array[]>;
+/**
+ * Loads the contents of these tiles (each exactly width · HASH_BYTES), in
+ * order: the bare data, or the data with its subtree hashes (TileNodes).
+ */
+export type TileFetcher = (tiles: Tile[]) => Promise<(Uint8Array | TileNodes)[]>;
 
 /**
  * Where a stored hash is in the tiles: the MTH of `count` (a power of two)
@@ -32,7 +36,7 @@ export interface TileSpot {
 export function locateStoredHash(storedIndex: number): TileSpot {
   const { level: treeLevel, n } = splitStoredHashIndex(storedIndex);
   const level = Math.floor(treeLevel / TILE_HEIGHT);
-  const count = 2 ** (treeLevel - level * TILE_HEIGHT);
+  const count = 1 << (treeLevel - level * TILE_HEIGHT); // 1..128
   const position = n * count; // of its first hash within tile level `level`
   const index = Math.floor(position / TILE_WIDTH);
   return { level, index, first: position - index * TILE_WIDTH, count };
@@ -47,6 +51,48 @@ export function hashFromTileData(data: Uint8Array, first: number, count: number)
 }
 
 /**
+ * A hash tile's data with the hash of every perfect subtree inside it: its 8
+ * levels above the data, floor(width / 2^k) nodes at level k (255 for a full
+ * tile: 255 SHA-256 once, 8160 bytes). Every stored hash a tile answers is
+ * one of these, so a proof's reads from it are lookups instead of rehashing
+ * up to 2^k − 1 nodes each (~300 SHA-256 per proof at 10k entries).
+ */
+export class TileNodes {
+  /** levels[k − 1] holds level k (k = 1..8), HASH_BYTES per node. */
+  private readonly levels: Uint8Array[] = [];
+  /** Bytes held: the data and the subtree hashes (for a cache's budget). */
+  readonly byteLength: number;
+
+  constructor(readonly data: Uint8Array) {
+    if (data.length % HASH_BYTES !== 0) throw new RangeError(`tile data of ${data.length} bytes is not whole hashes`);
+    let below = data;
+    for (let k = 1; k <= TILE_HEIGHT; k++) {
+      const count = Math.floor(below.length / HASH_BYTES / 2);
+      const level = new Uint8Array(count * HASH_BYTES);
+      for (let i = 0; i < count; i++) {
+        const at = 2 * i * HASH_BYTES;
+        level.set(nodeHash(below.subarray(at, at + HASH_BYTES), below.subarray(at + HASH_BYTES, at + 2 * HASH_BYTES)), i * HASH_BYTES);
+      }
+      this.levels.push(level);
+      below = level;
+    }
+    this.byteLength = this.levels.reduce((n, level) => n + level.length, data.length);
+  }
+
+  /** The same as hashFromTileData(this.data, first, count), a fresh copy. */
+  hash(first: number, count: number): Uint8Array {
+    const k = 31 - Math.clz32(count);
+    if (count !== 1 << k || k > TILE_HEIGHT || !Number.isInteger(first) || first < 0 || first % count !== 0) {
+      throw new RangeError(`[${first}, ${first + count}) is not a subtree of a tile`);
+    }
+    const level = k === 0 ? this.data : this.levels[k - 1]!;
+    const at = (first / count) * HASH_BYTES;
+    if (at + HASH_BYTES > level.length) throw new RangeError(`tile data of ${this.data.length} bytes has no hashes [${first}, ${first + count})`);
+    return level.slice(at, at + HASH_BYTES);
+  }
+}
+
+/**
  * A HashReader for the tree of `treeSize` entries backed by its tiles (full
  * ones and the current partial ones); one fetch per call, each tile once.
  * Stored hashes never change, so it also serves every older tree size.
@@ -55,27 +101,33 @@ export function tileHashReader(treeSize: number, fetchTiles: TileFetcher): HashR
   const limit = storedHashCount(treeSize);
   return {
     async readHashes(indexes) {
-      const tiles = new Map<string, Tile>();
+      // Tiles by index · 8 + level (tile levels are 0..7): a number, not a path, per hash read.
+      const slots = new Map<number, number>();
+      const wanted: Tile[] = [];
       const spots = indexes.map((x) => {
         if (!Number.isSafeInteger(x) || x < 0 || x >= limit) throw new RangeError(`stored hash ${x} is not in a tree of ${treeSize}`);
         const spot = locateStoredHash(x);
-        const tile = { level: spot.level, index: spot.index, width: tileWidthInTree(spot.level, spot.index, treeSize) };
-        if (spot.first + spot.count > tile.width) throw new Error(`bad tile math: stored hash ${x} is past ${tilePath(tile)}`);
-        const path = tilePath(tile);
-        tiles.set(path, tile);
-        return { spot, path };
+        const key = spot.index * 8 + spot.level;
+        let slot = slots.get(key);
+        if (slot === undefined) {
+          slot = wanted.push({ level: spot.level, index: spot.index, width: tileWidthInTree(spot.level, spot.index, treeSize) }) - 1;
+          slots.set(key, slot);
+        }
+        if (spot.first + spot.count > wanted[slot]!.width) throw new Error(`bad tile math: stored hash ${x} is past ${tilePath(wanted[slot]!)}`);
+        return { spot, slot };
       });
-      if (tiles.size === 0) return [];
-      const wanted = [...tiles.values()];
+      if (wanted.length === 0) return [];
       const contents = await fetchTiles(wanted);
       if (contents.length !== wanted.length) throw new Error(`fetchTiles(${wanted.length} tiles) returned ${contents.length}`);
-      const dataByPath = new Map<string, Uint8Array>();
       wanted.forEach((tile, i) => {
-        const data = contents[i]!;
-        if (data.length !== tile.width * HASH_BYTES) throw new Error(`tile ${tilePath(tile)} has ${data.length} bytes`);
-        dataByPath.set(tilePath(tile), data);
+        const content = contents[i]!;
+        const bytes = content instanceof TileNodes ? content.data.length : content.length;
+        if (bytes !== tile.width * HASH_BYTES) throw new Error(`tile ${tilePath(tile)} has ${bytes} bytes`);
       });
-      return spots.map(({ spot, path }) => hashFromTileData(dataByPath.get(path)!, spot.first, spot.count));
+      return spots.map(({ spot, slot }) => {
+        const content = contents[slot]!;
+        return content instanceof TileNodes ? content.hash(spot.first, spot.count) : hashFromTileData(content, spot.first, spot.count);
+      });
     },
   };
 }

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
-import { Deadline, TIMED_OUT } from "../src/shared/deadline.js";
+import { Deadline, TIMED_OUT } from "../src/timing/deadline.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const never = new Promise<never>(() => {});

@@ -3,7 +3,7 @@
 // read-then-write from Node. Any failure of Redis becomes UNAVAILABLE (503,
 // clients retry), and a deadline guarantees no call outlives `deadlineMs`.
 import type { Cluster, Redis } from "ioredis";
-import { Deadline, TIMED_OUT } from "../shared/deadline.js";
+import { Deadline, TIMED_OUT } from "../timing/deadline.js";
 import { RegistryError } from "../wire/errors.js";
 import { redisKeys, type RedisKeys } from "./keys.js";
 import { checkTtlSeconds } from "./memory.js";

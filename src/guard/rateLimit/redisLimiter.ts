@@ -7,7 +7,7 @@ import type { Cluster, Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { RateLimitConfig } from "../../config/config.js";
 import type { RateScope } from "../../wire/domain.js";
-import { Deadline } from "../../shared/deadline.js";
+import { Deadline } from "../../timing/deadline.js";
 import type { RegistryError } from "../../wire/errors.js";
 import { MemoryTokenBucket } from "./memoryBucket.js";
 import { MemoryRateLimiter } from "./memoryLimiter.js";

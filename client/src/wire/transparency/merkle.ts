@@ -65,25 +65,19 @@ export function verifyInclusion(
 ): boolean {
   if (!isHash(leafHash) || !isHash(root) || !isSize(index) || !isSize(treeSize) || index >= treeSize) return false;
   if (!Array.isArray(proof) || proof.length > MAX_PROOF_HASHES) return false;
-  let fn = index;
-  let sn = treeSize - 1;
+  const at = new PathWalk(index, treeSize - 1);
   let r = leafHash;
   for (const p of proof) {
-    if (!isHash(p) || sn === 0) return false;
-    if (isOdd(fn) || fn === sn) {
+    if (!isHash(p) || at.sn === 0) return false;
+    if (at.siblingIsLeft()) {
       r = nodeHash(p, r);
-      // Skip the levels where this node is the last one and has no sibling.
-      while (!isOdd(fn) && fn !== 0) {
-        fn = half(fn);
-        sn = half(sn);
-      }
+      at.skipLonelyLevels();
     } else {
       r = nodeHash(r, p);
     }
-    fn = half(fn);
-    sn = half(sn);
+    at.up();
   }
-  return sn === 0 && equalBytes(r, root);
+  return at.sn === 0 && equalBytes(r, root);
 }
 
 /**
@@ -107,33 +101,51 @@ export function verifyConsistency(
   if (proof.length === 0) return false;
   // When the old tree is a perfect subtree, the proof leaves out its root: the verifier has it.
   const path = isPowerOfTwo(oldSize) ? [oldRoot, ...proof] : proof;
-  let fn = oldSize - 1;
-  let sn = newSize - 1;
-  while (isOdd(fn)) {
-    fn = half(fn);
-    sn = half(sn);
-  }
+  const at = new PathWalk(oldSize - 1, newSize - 1);
+  while (isOdd(at.fn)) at.up();
   const first = path[0];
   if (!isHash(first)) return false;
   let fr = first;
   let sr = first;
   for (let i = 1; i < path.length; i++) {
     const c = path[i];
-    if (!isHash(c) || sn === 0) return false;
-    if (isOdd(fn) || fn === sn) {
+    if (!isHash(c) || at.sn === 0) return false;
+    if (at.siblingIsLeft()) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      while (!isOdd(fn) && fn !== 0) {
-        fn = half(fn);
-        sn = half(sn);
-      }
+      at.skipLonelyLevels();
     } else {
       sr = nodeHash(sr, c);
     }
-    fn = half(fn);
-    sn = half(sn);
+    at.up();
   }
-  return sn === 0 && equalBytes(fr, oldRoot) && equalBytes(sr, newRoot);
+  return at.sn === 0 && equalBytes(fr, oldRoot) && equalBytes(sr, newRoot);
+}
+
+/**
+ * The two indices RFC 9162's verification walks up the tree together: `fn`,
+ * the node on the path, and `sn`, the last node of its level.
+ */
+class PathWalk {
+  constructor(
+    public fn: number,
+    public sn: number,
+  ) {}
+
+  /** The proof's next hash goes on the left: this node is a right child, or the last one of its level. */
+  siblingIsLeft(): boolean {
+    return isOdd(this.fn) || this.fn === this.sn;
+  }
+
+  /** Skip the levels where this node is the last one and has no sibling. */
+  skipLonelyLevels(): void {
+    while (!isOdd(this.fn) && this.fn !== 0) this.up();
+  }
+
+  up(): void {
+    this.fn = half(this.fn);
+    this.sn = half(this.sn);
+  }
 }
 
 function isHash(h: unknown): h is Uint8Array {

@@ -312,20 +312,21 @@ describe("redis rate limiter (private redis-server, real time)", () => {
 
   it("spends both of a request's buckets in one Redis call", async () => {
     const prefix = uniquePrefix();
-    const l = createRedisRateLimiter(rl({ perIpRps: 5, burst: 10 }), await own(), { keyPrefix: prefix });
+    // Refill slow enough that a busy machine's pauses between the calls add nothing measurable.
+    const l = createRedisRateLimiter(rl({ perIpRps: 0.001, burst: 10, endpoints: { checkUserRps: 0.001 } }), await own(), { keyPrefix: prefix });
     await l.consume("7.7.7.1", "check_user"); // loads the script
     await a.call("CONFIG", "RESETSTAT");
     await l.consume("7.7.7.1", "check_user");
     const stats = String(await a.call("INFO", "commandstats"));
     const calls = (cmd: string): number => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
     expect(calls("evalsha") + calls("eval")).toBe(1);
-    // Two tokens gone from each bucket (a little refill aside): "<tokens> <ms>".
+    // Two tokens gone from each bucket: "<tokens> <ms>".
     const tokens = async (bucket: string): Promise<number> =>
       Number(String(await a.get(`${prefix}rl:{7.7.7.1}:${bucket}`)).split(" ")[0]);
     expect(await tokens("g")).toBeGreaterThanOrEqual(8);
-    expect(await tokens("g")).toBeLessThan(8.5);
+    expect(await tokens("g")).toBeLessThan(8.01);
     expect(await tokens("check_user")).toBeGreaterThanOrEqual(8);
-    expect(await tokens("check_user")).toBeLessThan(8.1);
+    expect(await tokens("check_user")).toBeLessThan(8.01);
   });
 
   it("serves an IP's concurrent requests to one endpoint with one Redis call, granting exactly what one-by-one calls would", async () => {

@@ -44,6 +44,12 @@ export interface AppOptions {
   readonly logger?: Logger;
   /** How often Health/Watch pings the store while someone watches (default 1000 ms). */
   readonly healthPollMs?: number;
+  /**
+   * true (the default): createApp resolves once Redis is usable. false: at
+   * once, so the process listens (readiness 503, calls 503) while Redis is
+   * unreachable; `storageReady` says when it is usable, or why it never will be.
+   */
+  readonly waitForStorage?: boolean;
 }
 
 export interface App {
@@ -58,6 +64,8 @@ export interface App {
   /** The transparency log's integrator, backfill and reader; null while [transparency] is off. */
   readonly transparency: TransparencyRuntime | null;
   readonly logger: Logger;
+  /** Settles once storage is usable; rejects with StorageSetupError on a setting to fix (see openStore). */
+  readonly storageReady: Promise<void>;
   /** Start of shutdown: readiness and health turn NOT_SERVING, Health/Watch streams end. */
   beginShutdown(): void;
   /** Closes the store (and with it the Redis client the rate limiter shares): call after the listener closed. */
@@ -73,7 +81,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const logConfig = config.transparency;
   const logFields = logConfig === null ? null : { vrfSecretKey: logConfig.vrfSecretKey, prove: await createVrfProver() };
   // openStore also starts the memory store's presence sweeper (every gc_interval_seconds).
-  const opened = await openStore(config, { now, log, transparency: logFields });
+  const opened = await openStore(config, {
+    now,
+    log,
+    transparency: logFields,
+    waitForStorage: opts.waitForStorage ?? true,
+    onProblem: (kind) => metrics.storageProblems.series(kind).inc(),
+  });
   const store = new InstrumentedStore(opened.store, metrics);
   const logStore = opened.store.transparency;
   const transparency =
@@ -155,6 +169,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   transparency?.start();
   return {
     transparency,
+    storageReady: opened.ready,
     // CORS outside everything else: preflights never reach connect-node or the registry.
     handler: Object.assign(withCors(config.cors, handler), { claimStream, transportEvents }),
     opsHandler: opsOnly({ health, metrics, log: logger, serveMetrics: true }),

@@ -18,6 +18,7 @@ import { loadTlsMaterial } from "./config/tlsFiles.js";
 import { keygenTransparencyToml } from "./config/keygenTransparency.js";
 import { compactLegacyIdentities } from "./commands/compactStorage.js";
 import { createRedisClient, waitUntilReady } from "./store/redisClient.js";
+import { loadRedisCredentials } from "./config/redisFiles.js";
 
 const USAGE = `usage:
   enigma-node-registry [--config FILE] [--log-level LEVEL]   run the registry (no config: a local development registry)
@@ -129,17 +130,40 @@ async function compactStorage(configPath: string | undefined, dryRun: boolean): 
 async function run(configPath: string | undefined, logLevel: LogLevel | undefined): Promise<void> {
   const config = configPath === undefined ? devConfig() : loadConfigFile(configPath);
   const logger = createLogger(logLevel ?? config.log.level);
-  // Bad certificate or key files stop start-up at once, not after the store is reachable.
+  // Bad certificate, key or password files stop start-up at once, not after the store is reachable.
   if (config.mode === "tls" && config.tls !== null) loadTlsMaterial(config.tls);
-  const app = await createApp(config, { logger });
+  if (config.storage.kind === "redis") loadRedisCredentials(config.storage);
+  // A signal before the listener is up: nothing to drain, a clean exit.
+  let stopping = false;
+  const stopEarly = (): void => {
+    stopping = true;
+    process.exit(0);
+  };
+  process.once("SIGINT", stopEarly);
+  process.once("SIGTERM", stopEarly);
+  // The listener comes up while Redis may still be unreachable: liveness 200,
+  // readiness 503 and calls 503 until it is usable.
+  const app = await createApp(config, { logger, waitForStorage: false });
   const ops = await listenOps(config, app.opsHandler as http.RequestListener);
   const server = await listen(config, app.handler);
   warnOpenWrites(config);
   if (ops !== null) process.stdout.write(`enigma-node-registry ops endpoints (/metrics, /healthz, /readyz) on ${ops.url}\n`);
   process.stdout.write(`enigma-node-registry listening on ${server.url}\n`);
   logger.info({ url: server.url, ops: ops?.url, mode: config.mode, storage: config.storage.kind }, "listening");
+  app.storageReady.then(
+    () => {
+      if (config.storage.kind === "redis") logger.info("storage ready");
+    },
+    (err: unknown) => {
+      if (stopping) return; // closing the store ends the wait
+      // A setting to fix (a refused password, a certificate that does not verify): retrying will not help.
+      log(err instanceof ConfigError ? err.message : `enigma-node-registry: storage: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
 
-  let stopping = false;
+  process.off("SIGINT", stopEarly);
+  process.off("SIGTERM", stopEarly);
   const stop = (signal: string): void => {
     if (stopping) return; // tsx relays signals, so one Ctrl-C can arrive twice
     stopping = true;

@@ -3,7 +3,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { ConfigError, loadConfigFile, parseConfig } from "../src/config/config.js";
+import { ConfigError, PLAIN_REDIS, loadConfigFile, parseConfig } from "../src/config/config.js";
 import { developmentConfig, keygenToml } from "../src/config/generate.js";
 import type { Config } from "../src/config/config.js";
 
@@ -102,6 +102,7 @@ describe("defaults", () => {
       },
       tls: null,
       storage: {
+        ...PLAIN_REDIS,
         kind: "memory",
         url: "redis://127.0.0.1:6379",
         keyPrefix: "enigma:",
@@ -476,6 +477,37 @@ describe("storage", () => {
     refuse(http("", '[storage]\nsentinels = ["s:26379"]\nsentinel_master = "m"\ncluster_nodes = ["c:7000"]'), /storage\.sentinels and storage\.cluster_nodes are exclusive/);
     refuse(http("", "[storage]\nmin_replica_acks = 17"), /storage\.min_replica_acks must be an integer from 0 to 16/);
     refuse(http("", "[storage]\nreplica_ack_timeout_ms = 0"), /storage\.replica_ack_timeout_ms must be an integer from 1 to 60000/);
+  });
+
+  it("reads Redis credentials and TLS, and refuses a setting the topology would ignore", () => {
+    const redis = (lines: string): string => http("", `[storage]\nkind = "redis"\n${lines}`);
+    expect(parseConfig(redis('url = "redis://cache:6379"')).storage).toMatchObject({ ...PLAIN_REDIS });
+    // rediss:// alone turns TLS on, with Node's defaults.
+    expect(parseConfig(redis('url = "rediss://cache:6380"')).storage.tls).toEqual({ caPemPath: null, certPemPath: null, keyPemPath: null, serverName: null });
+    const c = parseConfig(
+      redis(
+        'cluster_nodes = ["10.0.0.1:6379"]\nusername = "registry"\npassword_file = "/run/secrets/redis"\ntls = true\n' +
+          'tls_ca_pem_path = "/ca.pem"\ntls_cert_pem_path = "/c.pem"\ntls_key_pem_path = "/c.key"\ntls_server_name = "redis.internal"',
+      ),
+    );
+    expect(c.storage).toMatchObject({
+      username: "registry",
+      passwordFile: "/run/secrets/redis",
+      tls: { caPemPath: "/ca.pem", certPemPath: "/c.pem", keyPemPath: "/c.key", serverName: "redis.internal" },
+      sentinelTls: null,
+    });
+    const s = parseConfig(redis('sentinels = ["s:26379"]\nsentinel_master = "m"\nsentinel_tls = true\nsentinel_username = "watch"\ntls_ca_pem_path = "/ca.pem"'));
+    expect(s.storage).toMatchObject({ tls: null, sentinelTls: { caPemPath: "/ca.pem" }, sentinelUsername: "watch" });
+
+    refuse(http("", '[storage]\nusername = "u"'), /storage\.username is for kind = "redis"/);
+    refuse(redis('url = "redis://u:pw@cache:6379"\npassword_file = "/pw"'), /storage\.password_file and a password in storage\.url are exclusive/);
+    refuse(redis('url = "redis://u@cache:6379"\nusername = "v"'), /storage\.username and a user name in storage\.url are exclusive/);
+    refuse(redis('url = "rediss://cache:6380"\ntls = false'), /storage\.tls = false contradicts the rediss:\/\/ storage\.url/);
+    refuse(redis('url = "redis://cache:6379"\ntls_ca_pem_path = "/ca.pem"'), /storage\.tls_ca_pem_path needs storage\.tls = true/);
+    refuse(redis('url = "redis://cache:6379"\nsentinel_tls = true'), /storage\.sentinel_tls needs storage\.sentinels/);
+    refuse(redis('url = "redis://cache:6379"\nsentinel_username = "w"'), /storage\.sentinel_username needs storage\.sentinels/);
+    refuse(redis('tls = true\ntls_cert_pem_path = "/c.pem"'), /storage\.tls_cert_pem_path and storage\.tls_key_pem_path go together/);
+    refuse(redis('tls = "yes"'), /storage\.tls must be/);
   });
 
   it("reads a cluster, IPv6 nodes without brackets", () => {

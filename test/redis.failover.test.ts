@@ -13,7 +13,7 @@
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Config } from "../src/config/config.js";
+import { type Config, PLAIN_REDIS } from "../src/config/config.js";
 import { createRedisClient, waitUntilReady } from "../src/store/redisClient.js";
 import { type Running, startRegistry } from "./helpers/registry.js";
 import { freshPrefix, redisToml, registration, uniqueName } from "./helpers/redisRegistry.js";
@@ -179,6 +179,7 @@ describe("the Sentinel client follows +switch-master, once per failover", () => 
   /** A registry's client, and a log of where it was ready and when it dropped a connection. */
   async function watchedClient(s: SentinelSetup) {
     const storage: Config["storage"] = {
+      ...PLAIN_REDIS,
       kind: "redis",
       url: "redis://unused:6379/0",
       keyPrefix: "unused:",

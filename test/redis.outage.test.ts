@@ -308,7 +308,7 @@ describe("a registry on Redis while Redis stops answering (SIGSTOP: no reset, li
 });
 
 describe("the CLI started while Redis is down", () => {
-  test("logs a retry line, serves nothing yet, and starts serving once Redis appears", { timeout: 30_000 }, async () => {
+  test("logs a retry line, listens meanwhile (live, not ready, calls 503), and serves once Redis appears", { timeout: 30_000 }, async () => {
     const port = await freePort();
     const redisUrl = `redis://127.0.0.1:${port}`;
     const file = writeConfig("redis-down.toml", redisToml({ storage: redisStorage(redisUrl, freshPrefix("cli-down")) }));
@@ -317,21 +317,37 @@ describe("the CLI started while Redis is down", () => {
     try {
       const line = await cli.waitForOutput(/redis not reachable at (\S+), retrying\.\.\./, 20_000);
       expect(line[1]).toBe(redisUrl);
-      await sleep(300);
-      expect(cli.output().stdout).not.toContain("enigma-node-registry listening on");
+      // A liveness probe must not restart it while it waits; readiness keeps traffic away.
+      const url = await cli.listening;
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${url}/readyz`)).status).toBe(503);
+      const early = registration(uniqueName("cli-down-early"));
+      const refused = await fetch(`${url}/register`, { method: "POST", headers: JSON_HEADERS, body: early.body });
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("UNAVAILABLE");
 
       redis = await startRedis([], port);
       const startedAt = performance.now();
-      const url = await cli.listening;
+      await cli.waitForOutput(/storage ready/, 10_000);
       const servingMs = performance.now() - startedAt;
-      expect(servingMs).toBeLessThan(10_000);
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
       const r = registration(uniqueName("cli-down"));
       expect((await fetch(`${url}/register`, { method: "POST", headers: JSON_HEADERS, body: r.body })).status).toBe(200);
       expect(await (await fetch(`${url}/check_user/${r.handleHex}`)).text()).toBe('{"exists":true}');
-      console.info(`CLI started while redis was down: listening ${servingMs.toFixed(0)} ms after redis-server came up`);
+      console.info(`CLI started while redis was down: storage ready ${servingMs.toFixed(0)} ms after redis-server came up`);
     } finally {
       await cli.stop("SIGTERM");
       await redis?.stop();
     }
+  });
+
+  test("SIGTERM while Redis is still unreachable exits 0", { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const file = writeConfig("redis-never.toml", redisToml({ storage: redisStorage(`redis://127.0.0.1:${port}`, freshPrefix("cli-never")) }));
+    const cli = startCli(["--config", file]);
+    await cli.waitForOutput(/redis not reachable/, 20_000);
+    await cli.listening;
+    process.kill(-cli.child.pid!, "SIGTERM");
+    expect(await cli.exited).toBe(0);
   });
 });

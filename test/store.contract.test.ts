@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Cluster, type Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import type { Config } from "../src/config/config.js";
+import { type Config, PLAIN_REDIS } from "../src/config/config.js";
 import { identityToJson } from "../client/src/wire/identity.js";
 import type { PublicIdentity } from "../src/wire/domain.js";
 import { RegistryError } from "../src/wire/errors.js";
@@ -48,7 +48,7 @@ function anIdentity(usernameHint: string | null = "alice", createdAtMs = 1_700_0
   };
 }
 /** The [storage] settings with no Sentinel and no replica acknowledgements. */
-const NO_HA = { sentinels: [], sentinelMaster: null, sentinelPassword: null, minReplicaAcks: 0, replicaAckTimeoutMs: 200 } as const;
+const NO_HA = { ...PLAIN_REDIS, sentinels: [], sentinelMaster: null, sentinelPassword: null, minReplicaAcks: 0, replicaAckTimeoutMs: 200 } as const;
 const storageFor = (url: string, clusterNodes: Config["storage"]["clusterNodes"] = []): Config["storage"] => ({
   ...NO_HA,
   kind: "redis",

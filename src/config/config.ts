@@ -79,6 +79,15 @@ export interface Config {
     readonly sentinels: readonly { readonly host: string; readonly port: number }[];
     readonly sentinelMaster: string | null;
     readonly sentinelPassword: string | null;
+    /** Sentinel: TLS to the sentinels themselves (`sentinel_tls = true`, with the same tls_* material); null: plain TCP. */
+    readonly sentinelTls: RedisTlsConfig | null;
+    readonly sentinelUsername: string | null;
+    /** The Redis ACL user of every data node (single, Sentinel's primary, every Cluster node); the url may name it instead. */
+    readonly username: string | null;
+    /** A file holding the data nodes' password (a mounted secret); the url may carry the password instead. */
+    readonly passwordFile: string | null;
+    /** TLS to the data nodes (`tls = true` or a rediss:// url); null: plain TCP. */
+    readonly tls: RedisTlsConfig | null;
     /** A register, sync or add-nodes is acknowledged once this many replicas confirmed it (WAIT); 0: at once. */
     readonly minReplicaAcks: number;
     readonly replicaAckTimeoutMs: number;
@@ -101,6 +110,15 @@ export interface Config {
   readonly ops: { readonly address: { readonly host: string; readonly port: number } | null };
   /** The key-transparency log; null when [transparency] is absent or enabled = false (see ./transparency.ts). */
   readonly transparency: TransparencyConfig | null;
+}
+
+/** TLS towards Redis: null fields take Node's defaults (the system CAs, no client certificate, the host as server name). */
+export interface RedisTlsConfig {
+  readonly caPemPath: string | null;
+  readonly certPemPath: string | null;
+  readonly keyPemPath: string | null;
+  /** The name the servers' certificates must carry, when they are reached by address (Cluster nodes announce IPs). */
+  readonly serverName: string | null;
 }
 
 /** "open": anyone (the original's behaviour); "peers": listed tokens or client certificates; "off": nobody. */
@@ -386,6 +404,7 @@ function readStorage(v: unknown): Config["storage"] {
   const t = table(v, "storage", [
     "kind", "url", "key_prefix", "cluster_nodes", "path",
     "sentinels", "sentinel_master", "sentinel_password", "min_replica_acks", "replica_ack_timeout_ms",
+    ...REDIS_SECURITY_KEYS,
   ]);
   if (t.kind === "sled") fail('storage.kind "sled" is not supported; use "redis" (shared by every replica) or "memory"');
   if (t.path !== undefined) str(t.path, "storage.path", undefined); // accepted for old sled configs, ignored
@@ -413,8 +432,65 @@ function readStorage(v: unknown): Config["storage"] {
     sentinels,
     sentinelMaster,
     sentinelPassword,
+    ...readRedisSecurity(t, { kind, url, urlGiven: t.url !== undefined, sentinels: sentinels.length > 0 }),
     minReplicaAcks: int(t.min_replica_acks, "storage.min_replica_acks", d.min_replica_acks, 0, 16),
     replicaAckTimeoutMs: int(t.replica_ack_timeout_ms, "storage.replica_ack_timeout_ms", d.replica_ack_timeout_ms, 1, 60_000),
+  };
+}
+
+/** A Redis reached without credentials or TLS (the defaults). */
+export const PLAIN_REDIS: RedisSecurity = { username: null, passwordFile: null, tls: null, sentinelTls: null, sentinelUsername: null };
+
+const REDIS_SECURITY_KEYS = [
+  "username", "password_file", "tls", "tls_ca_pem_path", "tls_cert_pem_path", "tls_key_pem_path", "tls_server_name",
+  "sentinel_tls", "sentinel_username",
+] as const;
+
+export type RedisSecurity = Pick<Config["storage"], "username" | "passwordFile" | "tls" | "sentinelTls" | "sentinelUsername">;
+
+/**
+ * Credentials and TLS towards Redis. A key the chosen topology would ignore
+ * is refused, never dropped: an operator who sets `tls_ca_pem_path` believes
+ * the connection is verified.
+ */
+function readRedisSecurity(
+  t: Table,
+  topology: { kind: string; url: string; urlGiven: boolean; sentinels: boolean },
+): RedisSecurity {
+  if (topology.kind !== "redis") {
+    const given = REDIS_SECURITY_KEYS.find((k) => t[k] !== undefined);
+    if (given !== undefined) fail(`storage.${given} is for kind = "redis" (the memory store has no connection)`);
+  }
+  const url = new URL(topology.url);
+  const username = t.username === undefined ? null : nonEmpty(t.username, "storage.username");
+  if (username !== null && url.username !== "") fail("storage.username and a user name in storage.url are exclusive; set one");
+  const passwordFile = t.password_file === undefined ? null : nonEmpty(t.password_file, "storage.password_file");
+  if (passwordFile !== null && url.password !== "") fail("storage.password_file and a password in storage.url are exclusive; set one");
+  const rediss = topology.urlGiven && url.protocol === "rediss:";
+  if (rediss && t.tls === false) fail("storage.tls = false contradicts the rediss:// storage.url; drop one");
+  const tlsOn = bool(t.tls, "storage.tls", rediss) || rediss;
+  const sentinelTls = bool(t.sentinel_tls, "storage.sentinel_tls", false);
+  for (const k of ["sentinel_tls", "sentinel_username"] as const) {
+    if (t[k] !== undefined && !topology.sentinels) fail(`storage.${k} needs storage.sentinels`);
+  }
+  const sentinelUsername = t.sentinel_username === undefined ? null : nonEmpty(t.sentinel_username, "storage.sentinel_username");
+  const path = (k: "tls_ca_pem_path" | "tls_cert_pem_path" | "tls_key_pem_path" | "tls_server_name"): string | null => {
+    if (t[k] === undefined) return null;
+    if (!tlsOn && !sentinelTls) fail(`storage.${k} needs storage.tls = true (or a rediss:// storage.url, or storage.sentinel_tls = true)`);
+    return nonEmpty(t[k], `storage.${k}`);
+  };
+  const caPemPath = path("tls_ca_pem_path");
+  const certPemPath = path("tls_cert_pem_path");
+  const keyPemPath = path("tls_key_pem_path");
+  const serverName = path("tls_server_name");
+  if ((certPemPath === null) !== (keyPemPath === null)) fail("storage.tls_cert_pem_path and storage.tls_key_pem_path go together (a client certificate and its key)");
+  const material = { caPemPath, certPemPath, keyPemPath, serverName };
+  return {
+    username,
+    passwordFile,
+    tls: tlsOn ? material : null,
+    sentinelTls: sentinelTls ? material : null,
+    sentinelUsername,
   };
 }
 

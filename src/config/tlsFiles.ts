@@ -16,15 +16,16 @@ export interface TlsMaterial {
 
 type TlsConfig = NonNullable<Config["tls"]>;
 
+/** `key` is the full config key (`tls.cert_pem_path`, `storage.tls_ca_pem_path`). */
 function fail(key: string, path: string, problem: string): never {
-  throw new ConfigError(`config: tls.${key} ${path}: ${problem}`);
+  throw new ConfigError(`config: ${key} ${path}: ${problem}`);
 }
 
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "";
 }
 
-function read(key: string, path: string): Buffer {
+export function readConfigFile(key: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
@@ -35,7 +36,7 @@ function read(key: string, path: string): Buffer {
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /** Every certificate in a PEM bundle; at least one, each parsable. */
-function certificates(key: string, path: string, pem: Buffer): X509Certificate[] {
+export function pemCertificates(key: string, path: string, pem: Buffer): X509Certificate[] {
   const blocks = pem.toString("latin1").match(PEM_CERT) ?? [];
   if (blocks.length === 0) fail(key, path, "holds no PEM certificate");
   return blocks.map((block) => {
@@ -47,29 +48,52 @@ function certificates(key: string, path: string, pem: Buffer): X509Certificate[]
   });
 }
 
-export function loadTlsMaterial(tls: TlsConfig, nowMs: number = Date.now()): TlsMaterial {
-  const cert = read("cert_pem_path", tls.certPemPath);
-  const key = read("key_pem_path", tls.keyPemPath);
-  const ca = tls.clientCaPemPath === null ? undefined : read("client_ca_pem_path", tls.clientCaPemPath);
+export interface KeyPairPaths {
+  readonly certKey: string;
+  readonly certPath: string;
+  readonly keyKey: string;
+  readonly keyPath: string;
+}
 
-  const [leaf] = certificates("cert_pem_path", tls.certPemPath, cert);
+/** A certificate (chain) and its private key, read and checked: not expired, unencrypted, matching. */
+export function readKeyPair(p: KeyPairPaths, nowMs: number): { cert: Buffer; key: Buffer } {
+  const cert = readConfigFile(p.certKey, p.certPath);
+  const key = readConfigFile(p.keyKey, p.keyPath);
+  const [leaf] = pemCertificates(p.certKey, p.certPath, cert);
   if (leaf !== undefined && Date.parse(leaf.validTo) < nowMs) {
-    fail("cert_pem_path", tls.certPemPath, `the certificate expired on ${leaf.validTo}`);
+    fail(p.certKey, p.certPath, `the certificate expired on ${leaf.validTo}`);
   }
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    fail("key_pem_path", tls.keyPemPath, `is not an unencrypted PEM private key (${firstLine(err)})`);
+    fail(p.keyKey, p.keyPath, `is not an unencrypted PEM private key (${firstLine(err)})`);
   }
   if (leaf !== undefined && !leaf.checkPrivateKey(privateKey)) {
-    fail("key_pem_path", tls.keyPemPath, `does not match the certificate in ${tls.certPemPath}`);
+    fail(p.keyKey, p.keyPath, `does not match the certificate in ${p.certPath}`);
   }
-  if (ca !== undefined && tls.clientCaPemPath !== null) certificates("client_ca_pem_path", tls.clientCaPemPath, ca);
+  return { cert, key };
+}
+
+/** Anything OpenSSL still refuses in the assembled material. */
+export function checkSecureContext(what: string, material: { cert?: Buffer; key?: Buffer; ca?: Buffer }): void {
   try {
-    createSecureContext({ cert, key, ca }); // anything OpenSSL still refuses
+    createSecureContext(material);
   } catch (err) {
-    throw new ConfigError(`config: tls.cert_pem_path ${tls.certPemPath} / tls.key_pem_path ${tls.keyPemPath}: ${firstLine(err)}`);
+    throw new ConfigError(`config: ${what}: ${firstLine(err)}`);
   }
+}
+
+export function loadTlsMaterial(tls: TlsConfig, nowMs: number = Date.now()): TlsMaterial {
+  const { cert, key } = readKeyPair(
+    { certKey: "tls.cert_pem_path", certPath: tls.certPemPath, keyKey: "tls.key_pem_path", keyPath: tls.keyPemPath },
+    nowMs,
+  );
+  let ca: Buffer | undefined;
+  if (tls.clientCaPemPath !== null) {
+    ca = readConfigFile("tls.client_ca_pem_path", tls.clientCaPemPath);
+    pemCertificates("tls.client_ca_pem_path", tls.clientCaPemPath, ca);
+  }
+  checkSecureContext(`tls.cert_pem_path ${tls.certPemPath} / tls.key_pem_path ${tls.keyPemPath}`, { cert, key, ca });
   return { cert, key, ca };
 }

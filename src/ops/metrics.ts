@@ -110,6 +110,11 @@ export class Metrics {
     "Store calls that failed (storage unreachable: UNAVAILABLE)",
     ["method"],
   );
+  readonly storageProblems = new CounterFamily(
+    "enigma_storage_problems_total",
+    "Redis errors retrying will not cure, met while running (auth: a refused password; permission: NOPERM; tls: a certificate that does not verify), answered 503",
+    ["kind"],
+  );
   readonly transport = new CounterFamily(
     "enigma_transport_events_total",
     "Connections and streams the listener refused or closed (per-address caps, stalled writes) and stream or session errors it absorbed",
@@ -125,8 +130,8 @@ export class Metrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // Registration order is exposition order.
     for (const family of [
-      this.requests, this.latency, this.rateLimited, this.powFailures, this.storageLatency, this.storageErrors, this.transport,
-      this.transparencyWitnessAnswers,
+      this.requests, this.latency, this.rateLimited, this.powFailures, this.storageLatency, this.storageErrors,
+      this.storageProblems, this.transport, this.transparencyWitnessAnswers,
     ]) {
       registerFamily(this.registry, family);
     }

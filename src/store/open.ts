@@ -6,7 +6,9 @@ import { MemoryStore } from "./memory.js";
 import { AckedWrites, waitForReplicasOfKeys } from "./ackedWrites.js";
 import { redisKeys } from "./keys.js";
 import { RedisStore } from "./redis.js";
-import { createRedisClient, waitUntilReady } from "./redisClient.js";
+import { createRedisClient } from "./redisClient.js";
+import type { RedisProblemKind } from "./redisProblems.js";
+import { whenUsable } from "./redisStartup.js";
 import type { Store, TransparencyStoreOptions } from "./store.js";
 
 export interface OpenStoreOptions {
@@ -20,6 +22,24 @@ export interface OpenStoreOptions {
    * null: the log is off and nothing of it is stored.
    */
   readonly transparency?: TransparencyStoreOptions | null;
+  /**
+   * true (the default): resolve once Redis is usable. false: resolve at once
+   * with `ready` pending, so the process can listen (and answer 503) while
+   * Redis is unreachable.
+   */
+  readonly waitForStorage?: boolean;
+  /** Counts the permanent problems met while running (a rotated password, a revoked permission). */
+  readonly onProblem?: (kind: RedisProblemKind) => void;
+}
+
+export interface OpenedStore {
+  readonly store: Store;
+  readonly redis: Redis | Cluster | null;
+  /**
+   * Settles once storage is usable: resolves, or rejects with
+   * StorageSetupError (a setting to fix) or the abort reason of `signal`.
+   */
+  readonly ready: Promise<void>;
 }
 
 /**
@@ -29,26 +49,30 @@ export interface OpenStoreOptions {
  * Redis is down); store.close() also closes the shared client, so close the
  * store after everything else that uses `redis`.
  */
-export async function openStore(
-  config: Config,
-  opts: OpenStoreOptions = {},
-): Promise<{ store: Store; redis: Redis | Cluster | null }> {
+export async function openStore(config: Config, opts: OpenStoreOptions = {}): Promise<OpenedStore> {
+  const opened = openStoreNow(config, opts);
+  if (opts.waitForStorage !== false) await opened.ready;
+  return opened;
+}
+
+function openStoreNow(config: Config, opts: OpenStoreOptions): OpenedStore {
   const log = opts.log ?? (() => {});
   if (config.storage.kind === "memory") {
     const store = new MemoryStore({ ...(opts.now ? { now: opts.now } : {}), transparency: opts.transparency ?? null });
     store.startSweeper(config.presence.gcIntervalSeconds * 1000);
-    return { store, redis: null };
+    return { store, redis: null, ready: Promise.resolve() };
   }
-  const redis = createRedisClient(config.storage, log);
+  const clientOptions = opts.onProblem ? { onProblem: opts.onProblem } : {};
+  const redis = createRedisClient(config.storage, log, clientOptions);
   const wait = opts.signal ? { log, signal: opts.signal } : { log };
-  await waitUntilReady(redis, wait);
+  const ready = whenUsable(redis, config.storage, wait);
   const transparency = opts.transparency ?? null;
   const store = new RedisStore(redis, { keyPrefix: config.storage.keyPrefix, ownsClient: true, log, transparency });
   const { minReplicaAcks: count, replicaAckTimeoutMs: timeoutMs } = config.storage;
-  if (count === 0) return { store, redis };
+  if (count === 0) return { store, redis, ready };
   // Acknowledged writes over a connection of their own, each followed by WAIT (ackedWrites.ts).
-  const writer = createRedisClient(config.storage, log, { commandTimeoutMs: timeoutMs + 500 });
-  await waitUntilReady(writer, wait);
+  const writer = createRedisClient(config.storage, log, { ...clientOptions, commandTimeoutMs: timeoutMs + 500 });
+  const bothReady = Promise.all([ready, whenUsable(writer, config.storage, wait)]).then(() => {});
   // WAIT may take up to timeoutMs: the writes' deadline covers it.
   const acks = { count, timeoutMs };
   const writes = new RedisStore(writer, {
@@ -60,5 +84,5 @@ export async function openStore(
     // The log's writes that must not be lost wait for the replicas too (ackedWrites.ts).
     durable: (keys) => waitForReplicasOfKeys(writer, acks, keys),
   });
-  return { store: new AckedWrites(store, writes, writer, acks, redisKeys(config.storage.keyPrefix)), redis };
+  return { store: new AckedWrites(store, writes, writer, acks, redisKeys(config.storage.keyPrefix)), redis, ready: bothReady };
 }

@@ -11,6 +11,7 @@ import { encodeIdentityRecord, identityJsonOfRecord } from "./identityRecord.js"
 import type { PublicIdentity } from "../wire/domain.js";
 import { RedisLog } from "./redisLog.js";
 import type { Store, TransparencyStoreOptions } from "./store.js";
+import { reportCommandError } from "./redisClient.js";
 
 export interface RedisStoreOptions {
   readonly keyPrefix: string;
@@ -216,6 +217,8 @@ export class RedisStore implements Store {
 
   private unavailable(err: unknown): RegistryError {
     if (err instanceof RegistryError) return err;
+    // NOPERM after an ACL change: once a minute and counted, not a line per call.
+    if (reportCommandError(this.client, err)) return new RegistryError("UNAVAILABLE", "storage unavailable");
     // Connection errors are already logged (rate-limited) by the client's
     // 'error' listener; a reply error Redis sent back deserves a line here.
     if (err instanceof Error && err.name === "ReplyError" && !TRANSIENT_REPLY.test(err.message)) {

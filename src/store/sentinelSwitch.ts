@@ -14,6 +14,7 @@
 // The announcement still matters when the old primary hangs instead of dying
 // (a partition, SIGSTOP): its connection never closes, so nothing else would
 // tell the client to ask the sentinels again.
+import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 
 const CHANNEL = "+switch-master";
@@ -22,7 +23,8 @@ const retryDelay = (times: number): number => Math.min(times * 100, 1000);
 export interface SentinelSwitchOptions {
   readonly sentinels: readonly { readonly host: string; readonly port: number }[];
   readonly masterName: string;
-  readonly sentinelPassword: string | null;
+  /** How to reach the sentinels (user, password, TLS), as the main client does. */
+  readonly sentinel: { readonly username?: string; readonly password?: string; readonly tls?: ConnectionOptions };
 }
 
 /** The parts of a +switch-master message: `<name> <old-ip> <old-port> <new-ip> <new-port>`. */
@@ -77,7 +79,7 @@ export function followSentinelSwitches(client: Redis, opts: SentinelSwitchOption
     const sub = new Redis({
       host: s.host,
       port: s.port,
-      ...(opts.sentinelPassword === null ? {} : { password: opts.sentinelPassword }),
+      ...opts.sentinel,
       retryStrategy: retryDelay,
       connectTimeout: 1000,
       // A subscription is not a request: it may wait for the sentinel to come up.

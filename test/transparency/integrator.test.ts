@@ -12,6 +12,7 @@ import { rootFromLeaves, verifyConsistency, verifyInclusion } from "../../client
 import { cosign, generateNoteKey, NOTE_KEY_COSIGNATURE_V1, verifyNote } from "../../client/src/wire/transparency/note.js";
 import { decodeEntryBundle, ENTRIES_LEVEL, TILE_WIDTH, splitTileHashes } from "../../client/src/wire/transparency/tiles.js";
 import { identityToJson } from "../../client/src/wire/identity.js";
+import { PLAIN_REDIS } from "../../src/config/config.js";
 import { redisKeys } from "../../src/store/keys.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { RedisStore } from "../../src/store/redis.js";
@@ -393,6 +394,7 @@ describe("on a private redis-server", () => {
   beforeAll(async () => {
     server = await startRedis();
     client = createRedisClient({
+      ...PLAIN_REDIS,
       kind: "redis",
       url: server.url,
       keyPrefix: "unused:",

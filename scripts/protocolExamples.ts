@@ -16,7 +16,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { createApp } from "../src/app.js";
-import { grpcMessage, rpcErrorOf } from "../src/adapters/call.js";
+import { grpcMessage, retryAfterSeconds, rpcErrorOf } from "../src/adapters/call.js";
 import { parseConfig } from "../src/config/config.js";
 import { sealWithShared } from "../src/crypto/envelope.js";
 import { X25519KeyPair } from "../src/crypto/x25519.js";
@@ -163,8 +163,9 @@ function showExchange(e: Exchange): string {
 }
 
 function errorExchange(req: string, err: RegistryError): Exchange {
-  const retryAfter = err.retryAfterMs === undefined ? {} : { "retry-after": String(Math.ceil(err.retryAfterMs / 1000)) };
-  return { request: req, ...jsonAnswer(err.httpStatus ?? HTTP_STATUS[err.code], errorBodyToJson(err), retryAfter) };
+  const retryAfter = retryAfterSeconds(err);
+  const extra: Record<string, string> = retryAfter === undefined ? {} : { "retry-after": retryAfter };
+  return { request: req, ...jsonAnswer(err.httpStatus ?? HTTP_STATUS[err.code], errorBodyToJson(err), extra) };
 }
 
 async function thrown(p: Promise<unknown>): Promise<RegistryError> {

@@ -8,42 +8,37 @@
 // through its read API (private/logWatch/, Node only, imported from here
 // alone), with the log's keys from the command line, never from the registry.
 import { readFileSync } from "node:fs";
-import { text as readAll } from "node:stream/consumers";
 import { parseArgs } from "node:util";
 import {
   type EnvelopeKey,
   type ProtocolName,
+  type PublicIdentity,
   type RegistryClient,
   type RegistryClientOptions,
   RegistryClientError,
   bytesToHex,
   createRegistryClient,
-  identityFromJson,
   identityToJson,
   userIdFromUsername,
 } from "./index.js";
 import { type VerifiedCheckpoint, fetchCheckpoint } from "./private/logWatch/checkpoint.js";
 import { runAudit } from "./private/logWatch/audit.js";
-import { LogMisbehaviour, LogWatchError, LogWatchUsageError } from "./private/logWatch/errors.js";
 import { LogHttp } from "./private/logWatch/http.js";
 import { type LogKeys, TRANSPARENCY_ENV, logKeysOf } from "./private/logWatch/keys.js";
 import { type ResolveWithProof, runMonitor } from "./private/logWatch/monitor.js";
 import { formatVerifierKey } from "./wire/transparency/note.js";
-import { WitnessUsageError, runWitness, witnessKeygen } from "./private/witness/command.js";
-import { WitnessError } from "./private/witness/state.js";
+import { runWitness, witnessKeygen } from "./private/witness/command.js";
 import { hexToBytesOfLength } from "./wire/bytes.js";
+import { checkedAddr } from "./cli/address.js";
+import { UsageError, failureJson, failureOf, failureText, messageOf } from "./cli/failure.js";
+import { identitiesOfText, identityOfText, newIdentity, readInput, writeSecretFile } from "./cli/identityFiles.js";
+import { clientVersion } from "./cli/version.js";
 
 const NAME = "enigma-registry";
-const EXIT_ERROR = 1;
-const EXIT_VERIFICATION = 3; // VERIFICATION_FAILED, or the log caught misbehaving
-const EXIT_USAGE = 64; // EX_USAGE of sysexits.h
 const DEFAULT_URL = "http://127.0.0.1:8443";
 const PROTOCOLS: readonly ProtocolName[] = ["connect", "grpc", "grpc-web", "json"];
 // RFC 9110 token characters: anything else would only fail later, inside fetch.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-/** A mistake in the command line: exit 64, with a hint to --help. */
-class UsageError extends Error {}
 
 const OPTIONS = {
   url: { type: "string" },
@@ -66,6 +61,8 @@ const OPTIONS = {
   witness: { type: "string", multiple: true },
   quorum: { type: "string" },
   identity: { type: "string" },
+  out: { type: "string" },
+  version: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -74,18 +71,24 @@ const OPTIONS_HELP = `options (before or after the command):
   --pepper HEX            the network's pepper, 64 hex characters; default $ENIGMA_PEPPER
                           (register and resolve need it)
   --protocol NAME         connect (default), grpc, grpc-web or json (the original JSON paths)
-  --json                  print every answer as one JSON value
+  --json                  print every answer as one JSON value, and an error as one JSON
+                          object on stderr: {"error":{"code","message",...}}
   --cacert FILE           PEM of a private CA to trust (https)
   --cert FILE --key FILE  PEM client certificate and key (mutual TLS)
   --timeout MS            deadline of each attempt, default 10000; NETWORK, TIMEOUT,
                           UNAVAILABLE and RATE_LIMITED are retried, 4 attempts in all
   --header "NAME: VALUE"  sent with every call (e.g. "authorization: Bearer T"); repeatable
   -h, --help              this help; "${NAME} COMMAND --help" for one command
+  --version               the client package's version
 
 Through npx, put -- before the options: npx ${NAME} -- --json keys
-Exit status: 0 done; 1 the call failed (stderr: "error: CODE: message"); 3 verification
-failed or the log misbehaves (stderr: "error: VERIFICATION_FAILED: REASON: message");
-64 usage error.`;
+Exit status: 0 done; 1 the call failed (stderr: "error: CODE: message", maybe a
+"hint:" line: "retry in N s" on RATE_LIMITED, --cacert for an untrusted certificate);
+3 verification failed or the log misbehaves (stderr: "error: VERIFICATION_FAILED:
+REASON: message"); 64 usage error. With --json the error is instead one line on
+stderr: {"error":{"code":"RATE_LIMITED","message":"...","retryAfterMs":N,"httpStatus":429,
+"hint":"..."}} (reason, retryAfterMs, httpStatus and hint when known; code USAGE for
+a usage error); the exit status is the same.`;
 
 const LOG_KEYS_HELP = `the transparency log's keys (checkpoint, monitor, audit, resolve --verify), as
 its operator publishes them; never taken from the registry:
@@ -104,7 +107,7 @@ interface Output {
   /** --json form: one JSON value. */
   json: string;
 }
-type Run = (client: RegistryClient) => Promise<Output>;
+type Run = (client: RegistryClient, options: RegistryClientOptions) => Promise<Output>;
 
 interface Command {
   usage: string;
@@ -202,29 +205,67 @@ ${LOG_KEYS_HELP}`,
   },
   register: {
     usage: "register FILE",
-    about: "Registers the PublicIdentity that FILE (or - for stdin) holds as JSON (the form resolve prints); prints ok.",
+    about: `Registers the PublicIdentity that FILE (or - for stdin) holds as JSON: the form
+resolve prints, or the key file of "identity new". Prints ok. When the username
+is taken by exactly this identity (the same bytes: registered before), prints
+"ok: already registered (identical)" and exits 0; taken by another, CONFLICT.`,
     needsPepper: true,
     async prepare(args) {
       const [file, ...rest] = args;
       if (file === undefined) throw new UsageError("missing FILE (or - for stdin)");
       noMore(rest);
-      let json: string;
-      try {
-        json = file === "-" ? await readAll(process.stdin) : readFileSync(file, "utf8");
-      } catch (err) {
-        throw new UsageError(`cannot read ${file}: ${messageOf(err)}`);
-      }
-      let identity: ReturnType<typeof identityFromJson>;
-      try {
-        identity = identityFromJson(json);
-      } catch (err) {
-        // Name the file: the registry would refuse the same identity with the same code.
-        if (err instanceof RegistryClientError) throw new RegistryClientError(err.code, `${file}: ${err.message}`);
-        throw err;
-      }
+      const identity = identityOfText(await readInput(file), file);
       return async (client) => {
-        await client.register(identity);
-        return ok;
+        try {
+          await client.register(identity);
+          return ok;
+        } catch (err) {
+          if (!(err instanceof RegistryClientError) || err.code !== "CONFLICT") throw err;
+          // Taken: by this very identity (a second run of a script) it is done; by another, the CONFLICT stands.
+          const stored = await client.resolve(identity.userId);
+          if (stored === null || identityToJson(stored) !== identityToJson(identity)) {
+            throw new RegistryClientError("CONFLICT", `${err.message} (the identity registered under this username is not the one in ${file})`, { status: err.status, reason: err.reason });
+          }
+          return { text: "ok: already registered (identical)", json: JSON.stringify({ ok: true, already_registered: true }) };
+        }
+      };
+    },
+  },
+  sync: {
+    usage: "sync FILE",
+    about: `Hands the registry the identities FILE (or - for stdin) holds, in bulk (POST /sync,
+Sync: no envelope, so the operator may keep it to peers, --header "authorization:
+Bearer T"): a JSON array of identities, or one identity per line (the form resolve
+prints). Prints how many were new to the registry; ones it holds already are kept
+as they are. Up to the registry's max_sync_identities (1000 by default) per run.`,
+    async prepare(args) {
+      const [file, ...rest] = args;
+      if (file === undefined) throw new UsageError("missing FILE (or - for stdin)");
+      noMore(rest);
+      const identities = identitiesOfText(await readInput(file), file);
+      if (identities.length === 0) throw new UsageError(`${file} holds no identity`);
+      return async (client) => {
+        const merged = await client.sync(identities);
+        return { text: `${merged} of ${identities.length} ${plural(identities.length, "identity", "identities")} new to the registry`, json: JSON.stringify({ merged, sent: identities.length }) };
+      };
+    },
+  },
+  health: {
+    usage: "health",
+    about: `Asks the registry whether it is ready (GET /readyz: storage answers and the listener
+accepts): prints ready and exits 0, or fails with the registry's error (UNAVAILABLE
+when it is not ready) and exits 1. One attempt, no retries.`,
+    prepare(args) {
+      noMore(args);
+      return async (_client, options) => {
+        const http = new LogHttp({ baseUrl: options.baseUrl, headers: options.headers, tls: options.tls, timeoutMs: options.timeoutMs, maxAttempts: 1, pathPrefix: "/" });
+        try {
+          const answer = JSON.parse(await http.getText("readyz")) as { status?: unknown };
+          const status = typeof answer.status === "string" ? answer.status : "ready";
+          return { text: status, json: JSON.stringify({ status }) };
+        } finally {
+          http.close();
+        }
       };
     },
   },
@@ -234,9 +275,10 @@ ${LOG_KEYS_HELP}`,
     takesHandle: true,
     prepare(args, handle) {
       const [userId, rest] = userOf(args, handle);
-      const [addr, ...more] = rest;
-      if (addr === undefined) throw new UsageError("missing ADDR (host:port)");
+      const [given, ...more] = rest;
+      if (given === undefined) throw new UsageError("missing ADDR (host:port)");
       noMore(more);
+      const addr = checkedAddr(given);
       return async (client) => {
         await client.announce({ userId, addr });
         return ok;
@@ -256,12 +298,14 @@ ${LOG_KEYS_HELP}`,
   },
   "nodes add": {
     usage: "nodes add URL...",
-    about: "Hands the registry node base URLs (http:// or https://); prints how many were new.",
+    about: `Hands the registry node base URLs (http:// or https://); prints how many it added.
+URLs it knows already are not added again, nor any past its max_nodes.`,
     prepare(urls) {
       if (urls.length === 0) throw new UsageError("nodes add needs at least one URL");
       return async (client) => {
         const merged = await client.addNodes(urls);
-        return { text: String(merged), json: JSON.stringify({ merged }) };
+        const known = merged === urls.length ? "" : "; the others it knew already (or its list is full)";
+        return { text: `the registry added ${merged} of ${urls.length} node ${plural(urls.length, "URL", "URLs")}${known}`, json: JSON.stringify({ merged }) };
       };
     },
   },
@@ -305,6 +349,31 @@ Exit status: 0 stopped by a signal; 1 could not start (DIR in use by another
 witness, a damaged state file, HOST:PORT taken); 64 usage error.`;
 
 const LOCAL_COMMANDS: Record<string, LocalCommand> = {
+  "identity new": {
+    usage: "identity new <username> --out FILE",
+    about: `Makes a new identity for <username> with fresh keys: an Ed25519 signing key, an
+X25519 encryption key, and the signing key's signature over user_id then
+encryption_public_key (the registry stores keys and signature as opaque bytes).
+Prints the identity's JSON alone (the form resolve prints, ready for register) and
+writes FILE, created with mode 0600, holding the identity and its secret keys:
+  {"identity": {...}, "signing_secret_key_hex": "<Ed25519 seed>",
+   "encryption_secret_key_hex": "<X25519 secret>"}
+An existing FILE is never overwritten. "register FILE" takes either form. Talks to
+no registry.
+
+Exit status: 0 done; 64 usage error (FILE exists, a bad username).`,
+    options: ["out", "json"],
+    async run(args, values) {
+      const [username, ...rest] = args;
+      if (username === undefined) throw new UsageError("missing <username>");
+      noMore(rest);
+      if (values.out === undefined || values.out === "") throw new UsageError("missing --out FILE (where the secret keys go)");
+      const { identity, keyFile } = newIdentity(username);
+      writeSecretFile(values.out, keyFile);
+      const json = identityToJson(identity);
+      return { text: json, json };
+    },
+  },
   witness: {
     usage: "witness --key FILE --log ORIGIN=VKEY... --state DIR --listen HOST:PORT",
     about: WITNESS_HELP,
@@ -473,19 +542,18 @@ function logHelp(c: LogCommand): string {
   return `usage: ${NAME} [options] ${c.usage}\n\n${c.about}\n\n${LOG_KEYS_HELP}\n\n${OPTIONS_HELP}\n`;
 }
 
-function readIdentityFile(file: string): ReturnType<typeof identityFromJson> {
+function readIdentityFile(file: string): PublicIdentity {
   let json: string;
   try {
     json = readFileSync(file, "utf8");
   } catch (err) {
     throw new UsageError(`--identity: cannot read ${file}: ${messageOf(err)}`);
   }
-  try {
-    return identityFromJson(json);
-  } catch (err) {
-    if (err instanceof RegistryClientError) throw new RegistryClientError(err.code, `${file}: ${err.message}`);
-    throw err;
-  }
+  return identityOfText(json, file);
+}
+
+function plural(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
 }
 
 /** The log's keys from the flags and ENIGMA_REGISTRY_TRANSPARENCY. */
@@ -523,10 +591,16 @@ commands:
   keys                                  the envelope keys, one line each
   check <username> | --handle HEX       prints true or false
   resolve <username> | --handle HEX     prints the identity's canonical JSON, or null
-  register FILE                         FILE (or - for stdin) holds an identity as JSON (the form resolve prints); prints ok
-  announce <username> | --handle HEX ADDR     prints ok
+  register FILE                         FILE (or - for stdin) holds an identity as JSON (the form resolve
+                                        prints, or identity new's key file); prints ok
+  sync FILE                             hands the registry the identities in FILE in bulk; prints how many were new
+  announce <username> | --handle HEX ADDR     ADDR is host:port; prints ok
   nodes                                 one base URL per line
-  nodes add URL...                      prints the number merged
+  nodes add URL...                      prints how many URLs the registry added
+  health                                prints ready, or fails (exit 1) when the registry is not ready
+
+  identity new <username> --out FILE    makes an identity with fresh keys: prints its JSON, writes it
+                                        with its secret keys to FILE (mode 0600, never overwritten)
 
   resolve --verify <username> | --handle HEX
                                         resolves and verifies the transparency log's proof
@@ -558,10 +632,6 @@ function makeClient(options: RegistryClientOptions): RegistryClient {
     if (err instanceof RegistryClientError && err.code === "INVALID_INPUT") throw new UsageError(err.message);
     throw err;
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function nonEmpty(s: string | undefined): string | undefined {
@@ -640,20 +710,29 @@ async function main(argv: string[]): Promise<number> {
   // npx users write `npx enigma-registry -- --json keys`; when the -- reaches us, it means nothing.
   if (argv[0] === "--") argv = argv.slice(1);
   let known = ""; // the command, once known: the usage hint points at its --help
+  // Errors take the answers' form; before the options parse, a --json anywhere counts.
+  let json = argv.includes("--json");
   let client: RegistryClient | undefined;
   let http: LogHttp | undefined;
   try {
     const { values, positionals } = parse(argv);
+    json = values.json === true;
     let [name, ...args] = positionals;
     if (name === "nodes" && args[0] === "add") [name, args] = ["nodes add", args.slice(1)];
     if (name === "witness" && args[0] === "keygen") [name, args] = ["witness keygen", args.slice(1)];
+    if (name === "identity" && args[0] === "new") [name, args] = ["identity new", args.slice(1)];
+    if (values.version) {
+      if (positionals.length > 0) throw new UsageError("--version takes no command");
+      process.stdout.write(`${clientVersion()}\n`);
+      return 0;
+    }
     const local = name === undefined ? undefined : LOCAL_COMMANDS[name];
     if (local !== undefined && name !== undefined) {
       if (values.help) {
         process.stdout.write(localHelp(local));
         return 0;
       }
-      known = ` ${name}`;
+      known = name;
       onlyOptions(values, name, local.options);
       const out = await local.run(args, values);
       if (out !== null) process.stdout.write(`${values.json ? out.json : out.text}\n`);
@@ -665,7 +744,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(logHelp(logCommand));
         return 0;
       }
-      known = ` ${name}`;
+      known = name;
       onlyOptions(values, name, [...LOG_COMMON, ...logCommand.options]);
       const options = clientOptions(values, {}, name);
       const keys = logKeys(values, logCommand.needsVrfKey);
@@ -692,9 +771,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === undefined || name === undefined) throw new UsageError("missing command");
-    known = ` ${name}`;
+    known = name;
     if (values.handle !== undefined && !command.takesHandle) throw new UsageError(`${name} takes no --handle`);
     for (const option of WITNESS_OPTIONS) if (values[option] !== undefined) throw new UsageError(`${name} takes no --${option} (a witness option)`);
+    if (values.out !== undefined) throw new UsageError(`${name} takes no --out`);
     for (const option of ["verify", "identity", ...LOG_KEY_OPTIONS] as const) {
       if (values[option] !== undefined && !command.logOptions?.includes(option)) throw new UsageError(`${name} takes no --${option}`);
     }
@@ -707,31 +787,14 @@ async function main(argv: string[]): Promise<number> {
     if (values.verify) options.transparency = transparencyOption(logKeys(values, true));
     const run = await command.prepare(args, values.handle);
     client = makeClient(options);
-    const out = await run(client);
+    const out = await run(client, options);
     const line = values.json ? out.json : out.text;
     if (line !== "") process.stdout.write(`${line}\n`);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof WitnessUsageError || err instanceof LogWatchUsageError) {
-      process.stderr.write(`usage error: ${err.message}\nrun "${NAME}${known} --help" for usage\n`);
-      return EXIT_USAGE;
-    }
-    if (err instanceof LogMisbehaviour) {
-      process.stderr.write(`error: VERIFICATION_FAILED: ${err.reason}: ${err.message}\n`);
-      return EXIT_VERIFICATION;
-    }
-    if (err instanceof RegistryClientError && err.code === "VERIFICATION_FAILED") {
-      process.stderr.write(`error: VERIFICATION_FAILED: ${err.reason === undefined ? "" : `${err.reason}: `}${err.message}\n`);
-      return EXIT_VERIFICATION;
-    }
-    if (err instanceof RegistryClientError) {
-      process.stderr.write(`error: ${err.code}: ${err.message}\n`);
-    } else if (err instanceof WitnessError || err instanceof LogWatchError) {
-      process.stderr.write(`error: ${err.message}\n`);
-    } else {
-      process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    }
-    return EXIT_ERROR;
+    const failure = failureOf(err, known);
+    process.stderr.write(json ? failureJson(failure) : failureText(failure));
+    return failure.exit;
   } finally {
     // The answer is out; a failure to close pooled connections changes nothing for the user.
     http?.close();

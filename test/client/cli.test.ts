@@ -172,7 +172,7 @@ describe("enigma-registry", () => {
   it("nodes add merges new URLs; nodes lists them, one per line or as JSON", async () => {
     const a = "https://cli-a.example";
     const b = "https://cli-b.example";
-    expectOk(await reg("nodes", "add", a, b), "2\n");
+    expectOk(await reg("nodes", "add", a, b), "the registry added 2 of 2 node URLs\n");
     const [again, list, listJson] = await Promise.all([
       reg("--json", "nodes", "add", a),
       reg("nodes", "--protocol", "grpc"),

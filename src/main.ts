@@ -117,7 +117,7 @@ async function compactStorage(configPath: string | undefined, dryRun: boolean): 
       prefix: config.storage.keyPrefix,
       pepper: config.envelope.pepper,
       dryRun,
-      onLeftAsIs: (key, reason) => log(`left as is: ${key}: ${reason}`),
+      onLeftAsIs: (key, reason) => progress.note(`left as is: ${key}: ${reason}`),
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.finish();

@@ -12,6 +12,8 @@ export interface ProgressSink {
 export interface Progress {
   /** `done` of `total` items so far. */
   update(done: number, total: number): void;
+  /** Writes a line of its own (a warning) without breaking the bar. */
+  note(line: string): void;
   /** Ends the bar's line (on a terminal); call once, after the last update. */
   finish(): void;
 }
@@ -42,6 +44,11 @@ function barProgress(label: string, noun: string, sink: ProgressSink, now: () =>
       last = { done, total };
       if (done === total || now() - lastDrawMs >= REDRAW_MS) draw();
     },
+    note(line) {
+      // Clear the bar's line, write the note, and draw the bar again below it.
+      sink.write(`${drawn ? "\r\x1b[K" : ""}${line}\n`);
+      if (drawn) draw();
+    },
     finish() {
       draw();
       if (drawn) sink.write("\n");
@@ -63,6 +70,9 @@ function lineProgress(label: string, noun: string, sink: ProgressSink, now: () =
         lastTenth = Math.max(lastTenth, tenth);
         line(done, total);
       }
+    },
+    note(line) {
+      sink.write(`${line}\n`);
     },
     finish() {},
   };

@@ -110,7 +110,10 @@ is taken by exactly this identity (the same bytes: registered before), prints
         } catch (err) {
           if (!(err instanceof RegistryClientError) || err.code !== "CONFLICT") throw err;
           // Taken: by this very identity (a second run of a script) it is done; by another, the CONFLICT stands.
-          const stored = await client.resolve(identity.userId);
+          // A resolve that fails tells nothing about the CONFLICT: report the CONFLICT.
+          const stored = await client.resolve(identity.userId).catch(() => {
+            throw err;
+          });
           if (stored === null || identityToJson(stored) !== identityToJson(identity)) {
             throw new RegistryClientError("CONFLICT", `${err.message} (the identity registered under this username is not the one in ${file})`, { status: err.status, reason: err.reason });
           }

@@ -25,7 +25,8 @@ commands:
   resolve <username> | --handle HEX     prints the identity's canonical JSON, or null
   register FILE                         FILE (or - for stdin) holds an identity as JSON (the form resolve
                                         prints, or identity new's key file); prints ok
-  sync FILE                             hands the registry the identities in FILE in bulk; prints how many were new
+  sync FILE                             hands the registry the identities in FILE in bulk; prints
+                                        how many were new
   announce <username> | --handle HEX ADDR     ADDR is host:port; prints ok
   nodes                                 one base URL per line
   nodes add URL...                      prints how many URLs the registry added

@@ -17,6 +17,7 @@ import { listen } from "./server.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
 import { keygenTransparencyToml } from "./config/keygenTransparency.js";
 import { compactLegacyIdentities } from "./commands/compactStorage.js";
+import { createProgress } from "./commands/progress.js";
 import { createRedisClient, waitUntilReady } from "./store/redisClient.js";
 import { loadRedisCredentials } from "./config/redisFiles.js";
 
@@ -30,7 +31,9 @@ const USAGE = `usage:
                                                              (e.g. registry.example.com/log): signing key, VRF key
   enigma-node-registry compact-storage --config FILE [--dry-run]
                                                              rewrite identities stored by 0.1 (JSON) as compact records,
-                                                             in place; only once no 0.1 replica runs (docs/OPERATIONS.md)
+                                                             in place; only once no 0.1 replica runs (docs/OPERATIONS.md);
+                                                             progress on stderr (a bar on a terminal, a line per tenth
+                                                             when piped), the summary on stdout
 LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)`;
 
 function log(line: string): void {
@@ -109,12 +112,16 @@ async function compactStorage(configPath: string | undefined, dryRun: boolean): 
   const client = createRedisClient(config.storage, log);
   try {
     await waitUntilReady(client, { log, signal: AbortSignal.timeout(10_000) });
+    // On stderr, beside the "left as is" lines: stdout keeps the one summary.
+    const progress = createProgress("compact-storage", "identities", process.stderr);
     const report = await compactLegacyIdentities(client, {
       prefix: config.storage.keyPrefix,
       pepper: config.envelope.pepper,
       dryRun,
-      onLeftAsIs: (key, reason) => log(`left as is: ${key}: ${reason}`),
+      onLeftAsIs: (key, reason) => progress.note(`left as is: ${key}: ${reason}`),
+      onProgress: (done, total) => progress.update(done, total),
     });
+    progress.finish();
     const verb = dryRun ? "would convert" : "converted";
     process.stdout.write(
       `compact-storage: ${report.found} identities in the JSON format, ${verb} ${report.converted}, ` +

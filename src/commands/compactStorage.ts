@@ -44,6 +44,11 @@ export interface CompactionOptions {
   readonly scanCount?: number;
   /** Called with a one-line reason for each record left as is (never the record itself). */
   readonly onLeftAsIs?: (key: string, reason: string) => void;
+  /**
+   * Called once the JSON records are counted (a first SCAN, no values read),
+   * then after each record: how many are done of how many there were.
+   */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 const SWAP = "enigmaCompactIdentity";
@@ -65,8 +70,28 @@ function keyHolders(client: Redis | Cluster): Redis[] {
   return client instanceof Cluster ? client.nodes("master") : [client];
 }
 
+/** Every key 0.1 wrote an identity under, node by node (a Cluster's masters each hold some). */
+async function* legacyIdentityKeys(client: Redis | Cluster, keys: ReturnType<typeof redisKeys>, scanCount: number): AsyncGenerator<{ key: string; blind: string }> {
+  for (const node of keyHolders(client)) {
+    const stream = node.scanStream({ match: keys.legacyIdentityPattern, count: scanCount });
+    for await (const batch of stream as AsyncIterable<string[]>) {
+      for (const key of batch) {
+        const blind = keys.blindOfLegacyIdentity(key);
+        if (blind !== null) yield { key, blind }; // else another shape under the prefix: not ours
+      }
+    }
+  }
+}
+
 export async function compactLegacyIdentities(client: Redis | Cluster, opts: CompactionOptions): Promise<CompactionReport> {
   const keys = redisKeys(opts.prefix);
+  const scanCount = opts.scanCount ?? 500;
+  let total = 0;
+  if (opts.onProgress !== undefined) {
+    for await (const _ of legacyIdentityKeys(client, keys, scanCount)) total++;
+    opts.onProgress(0, total);
+  }
+  let done = 0;
   client.defineCommand(SWAP, { numberOfKeys: 2, lua: SWAP_LUA });
   const swap = (client as unknown as Record<string, SwapCommand>)[SWAP]!.bind(client);
   let found = 0;
@@ -80,45 +105,44 @@ export async function compactLegacyIdentities(client: Redis | Cluster, opts: Com
     opts.onLeftAsIs?.(key, reason);
   };
 
-  for (const node of keyHolders(client)) {
-    const stream = node.scanStream({ match: keys.legacyIdentityPattern, count: opts.scanCount ?? 500 });
-    for await (const batch of stream as AsyncIterable<string[]>) {
-      for (const key of batch) {
-        const blind = keys.blindOfLegacyIdentity(key);
-        if (blind === null) continue; // another shape under the prefix: not ours
-        const stored = await client.getBuffer(key);
-        if (stored === null) continue; // gone since the scan
-        found++;
-        const json = stored.toString("utf8");
-        let record: Buffer;
-        try {
-          const id = parseIdentityJson(json);
-          if (blindIndexHex(opts.pepper, id.userId) !== blind) {
-            leave(key, "its user id's blind index is not the key's (another pepper?)");
-            continue;
-          }
-          record = encodeIdentityRecord(id);
-          if (!Buffer.from(identityJsonOfRecord(record, id.userId), "utf8").equals(stored)) {
-            leave(key, "the compact record would not give back the same JSON bytes");
-            continue;
-          }
-        } catch (err) {
-          leave(key, `not a valid identity (${err instanceof Error ? err.message : String(err)})`);
-          continue;
-        }
-        const swapped = opts.dryRun ? 1 : await swap(keys.identity(blind), key, stored, record);
-        if (swapped === 1) {
-          converted++;
-          jsonBytes += stored.length;
-          recordBytes += record.length;
-        } else if (swapped === 2) {
-          // Both formats: registered again through a new replica while 0.1 ones still served.
-          leave(key, "a compact record of the same user exists too (resolve serves that one); not touched");
-        } else {
-          changedMeanwhile++;
-        }
+  /** Converts one 0.1 record, or counts why not. */
+  const compactOne = async (key: string, blind: string): Promise<void> => {
+    const stored = await client.getBuffer(key);
+    if (stored === null) return; // gone since the scan
+    found++;
+    const json = stored.toString("utf8");
+    let record: Buffer;
+    try {
+      const id = parseIdentityJson(json);
+      if (blindIndexHex(opts.pepper, id.userId) !== blind) {
+        leave(key, "its user id's blind index is not the key's (another pepper?)");
+        return;
       }
+      record = encodeIdentityRecord(id);
+      if (!Buffer.from(identityJsonOfRecord(record, id.userId), "utf8").equals(stored)) {
+        leave(key, "the compact record would not give back the same JSON bytes");
+        return;
+      }
+    } catch (err) {
+      leave(key, `not a valid identity (${err instanceof Error ? err.message : String(err)})`);
+      return;
     }
+    const swapped = opts.dryRun ? 1 : await swap(keys.identity(blind), key, stored, record);
+    if (swapped === 1) {
+      converted++;
+      jsonBytes += stored.length;
+      recordBytes += record.length;
+    } else if (swapped === 2) {
+      // Both formats: registered again through a new replica while 0.1 ones still served.
+      leave(key, "a compact record of the same user exists too (resolve serves that one); not touched");
+    } else {
+      changedMeanwhile++;
+    }
+  };
+
+  for await (const { key, blind } of legacyIdentityKeys(client, keys, scanCount)) {
+    await compactOne(key, blind);
+    opts.onProgress?.(++done, Math.max(total, done));
   }
   return { found, converted, changedMeanwhile, leftAsIs, jsonBytes, recordBytes };
 }

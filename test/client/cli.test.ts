@@ -3,7 +3,6 @@
 // The CLI's source is bundled once with esbuild (what tsx runs on, ~0.5 s): a
 // bundle starts in ~0.2 s of CPU against ~1 s through tsx, and this file
 // starts some forty processes. The packed, compiled CLI is tested elsewhere.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -18,6 +17,7 @@ import { startCli, stopAllClis, writeConfig } from "../helpers/cli.js";
 import { freePort } from "../helpers/ports.js";
 import { KID, REGISTRY_PUBLIC } from "../helpers/registry.js";
 import vectors from "../fixtures/vectors.json" with { type: "json" };
+import { type Result, runNode } from "../cli/run.js";
 
 const PEPPER_HEX = vectors.pepper_hex;
 // A second key, inactive, with an expiry: keys must print both.
@@ -41,23 +41,9 @@ const dir = mkdtempSync(path.join(os.tmpdir(), "enigma-registry-cli-"));
 const CLI = path.join(dir, "cli.mjs");
 let url = "";
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI with `args`; ENIGMA_* come only from `env`, so the caller's shell never leaks in. */
 function run(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<Result> {
-  const env = { ...process.env, ...opts.env };
-  for (const name of ["ENIGMA_REGISTRY_URL", "ENIGMA_PEPPER"]) if (opts.env?.[name] === undefined) delete env[name];
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c) => (stdout += c));
-  child.stderr.on("data", (c) => (stderr += c));
-  child.stdin.end(opts.stdin ?? "");
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return runNode([CLI, ...args], opts);
 }
 
 /** Runs the CLI against the test registry with its pepper. */
@@ -172,7 +158,7 @@ describe("enigma-registry", () => {
   it("nodes add merges new URLs; nodes lists them, one per line or as JSON", async () => {
     const a = "https://cli-a.example";
     const b = "https://cli-b.example";
-    expectOk(await reg("nodes", "add", a, b), "2\n");
+    expectOk(await reg("nodes", "add", a, b), "the registry added 2 of 2 node URLs\n");
     const [again, list, listJson] = await Promise.all([
       reg("--json", "nodes", "add", a),
       reg("nodes", "--protocol", "grpc"),

@@ -375,7 +375,10 @@ describe("enigma-registry checkpoint", () => {
     ]);
     expectOk(met);
     expect(JSON.parse(met.stdout)).toMatchObject({ origin: "witnessed.test/log", size: 2, cosigners: ["w1.test"] });
-    expectCaught(notMet, "QUORUM_NOT_MET");
+    // With --json the failure is one JSON object on stderr, exit 3 still.
+    expect(notMet.code, notMet.stderr).toBe(3);
+    expect(notMet.stdout).toBe("");
+    expect(JSON.parse(notMet.stderr)).toMatchObject({ error: { code: "VERIFICATION_FAILED", reason: "QUORUM_NOT_MET" } });
   });
 });
 

@@ -327,7 +327,10 @@ describe("the packed package, installed outside the repository", () => {
     const resolved = await cli(["resolve", "alice"], { ENIGMA_REGISTRY_URL: url, ENIGMA_PEPPER: PEPPER_HEX });
     expect(resolved).toEqual({ status: 0, stdout: `${identityToJson(alice)}\n`, stderr: "" });
 
-    expect(await cli([...common, "nodes", "add", "http://node-a.example:9000"])).toEqual({ status: 0, stdout: "1\n", stderr: "" });
+    expect(await cli([...common, "nodes", "add", "http://node-a.example:9000"])).toEqual({ status: 0, stdout: "the registry added 1 of 1 node URL\n", stderr: "" });
+    // --version finds the installed package's own package.json.
+    const version = (JSON.parse(readFileSync(new URL("../../client/package.json", import.meta.url), "utf8")) as { version: string }).version;
+    expect(await cli(["--version"])).toEqual({ status: 0, stdout: `${version}\n`, stderr: "" });
     const nodes = ok(await cli([...common, "--json", "nodes"]), "--json nodes");
     expect(JSON.parse(nodes.stdout)).toEqual({ nodes: [{ base_url: "http://node-a.example:9000" }] });
     const jsonKeys = ok(await cli([...common, "--json", "keys"]), "--json keys");

@@ -128,6 +128,12 @@ function isEnvelopeKeyError(err: RegistryClientError): boolean {
   return err.reason === "UNKNOWN_ENVELOPE_KEY" || err.reason === "EXPIRED_ENVELOPE_KEY" || err.message.includes("envelope key");
 }
 
+/** The last attempt's error, its message saying how many attempts the call made and how long they took. */
+function withAttempts(err: RegistryClientError, attempts: number, elapsedMs: number): RegistryClientError {
+  err.message = `${err.message} (${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s)`;
+  return err;
+}
+
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 class Client implements RegistryClient {
@@ -167,6 +173,7 @@ class Client implements RegistryClient {
     const signal = opts?.signal;
     throwIfAborted(signal);
     const timeoutMs = opts?.timeoutMs ?? this.opts.timeoutMs;
+    const startedMs = Date.now();
     let failures = 0;
     let powSolves = 0;
     let withPow = kind === "lookup" && this.powRequired;
@@ -199,7 +206,7 @@ class Client implements RegistryClient {
       if (recover?.(err)) continue;
       failures++;
       const delay = backoffMs(err, failures, this.policy);
-      if (delay === null) throw err;
+      if (delay === null) throw failures > 1 ? withAttempts(err, failures, Date.now() - startedMs) : err;
       await sleep(delay, signal);
     }
   }

@@ -28,7 +28,7 @@ export function createRpcProtocol(platform: Platform, protocol: RpcProtocol): Pr
     try {
       return await fn(c, { signal: a.signal, timeoutMs: a.timeoutMs, headers: a.headers });
     } catch (err) {
-      throw fromConnectError(err);
+      throw fromConnectError(err, protocol);
     }
   };
 
@@ -121,12 +121,40 @@ const WITHOUT_DETAIL: Partial<Record<Code, RegistryErrorCode>> = {
   [Code.Unauthenticated]: "UNAUTHORIZED",
 };
 
-export function fromConnectError(err: unknown): Error {
+// The Connect protocol fixes an error answer's HTTP status by its code
+// (connectrpc.com/docs/protocol#error-codes); connect-es keeps the code, not
+// the status. gRPC and gRPC-Web carry errors in trailers of a 200: no status.
+const CONNECT_HTTP_STATUS: Partial<Record<Code, number>> = {
+  [Code.Canceled]: 499,
+  [Code.Unknown]: 500,
+  [Code.InvalidArgument]: 400,
+  [Code.DeadlineExceeded]: 504,
+  [Code.NotFound]: 404,
+  [Code.AlreadyExists]: 409,
+  [Code.PermissionDenied]: 403,
+  [Code.ResourceExhausted]: 429,
+  [Code.FailedPrecondition]: 400,
+  [Code.Aborted]: 409,
+  [Code.OutOfRange]: 400,
+  [Code.Unimplemented]: 501,
+  [Code.Internal]: 500,
+  [Code.Unavailable]: 503,
+  [Code.DataLoss]: 500,
+  [Code.Unauthenticated]: 401,
+};
+
+/**
+ * The client's error for a failed RPC. Over the Connect protocol an answer
+ * of the registry's handlers (it has an ErrorInfo) also gets the HTTP status
+ * it came with, as the JSON paths' errors do.
+ */
+export function fromConnectError(err: unknown, protocol?: RpcProtocol): Error {
   if (err instanceof RegistryClientError) return err;
   if (!(err instanceof ConnectError)) return err instanceof Error ? err : new Error(String(err));
   const [info] = err.findDetails(ErrorInfoSchema);
   if (info !== undefined && isErrorCode(info.code)) {
     return new RegistryClientError(info.code, err.rawMessage, {
+      status: protocol === "connect" ? CONNECT_HTTP_STATUS[err.code] : undefined,
       retryAfterMs: info.retryAfterMs > 0n ? Number(info.retryAfterMs) : undefined,
       reason: info.reason,
       cause: err,

@@ -17,6 +17,8 @@ export interface LogHttpOptions {
   /** Deadline of each attempt. */
   readonly timeoutMs?: number | undefined;
   readonly maxAttempts?: number | undefined;
+  /** What get() puts before its path; default "/transparency/" (the CLI's health reads "/readyz"). */
+  readonly pathPrefix?: string | undefined;
 }
 
 /** Tiles are 8 KiB, bundles about 17 KiB; anything near this is not a log answer. */
@@ -30,6 +32,7 @@ export class LogHttp {
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly maxAttempts: number;
+  private readonly pathPrefix: string;
   /** Requests sent (each attempt counts). */
   requests = 0;
 
@@ -41,9 +44,10 @@ export class LogHttp {
     this.headers = { ...o.headers, "accept-encoding": "gzip" };
     this.timeoutMs = o.timeoutMs ?? 10_000;
     this.maxAttempts = o.maxAttempts ?? 4;
+    this.pathPrefix = o.pathPrefix ?? "/transparency/";
   }
 
-  /** GET /transparency/<path>: the body of a 200, else a RegistryClientError (the registry's code when it sent one). */
+  /** GET /transparency/<path> (or the pathPrefix's): the body of a 200, else a RegistryClientError (the registry's code when it sent one). */
   async get(path: string): Promise<Uint8Array> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -66,7 +70,7 @@ export class LogHttp {
   }
 
   private once(path: string): Promise<Uint8Array> {
-    const url = `${this.base}/transparency/${path}`;
+    const url = `${this.base}${this.pathPrefix}${path}`;
     this.requests++;
     return new Promise((resolve, reject) => {
       const signal = AbortSignal.timeout(this.timeoutMs);

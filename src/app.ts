@@ -25,6 +25,8 @@ import { batchLimits } from "./config/limits.js";
 import { type Logger, createLogger, logInternalError } from "./ops/log.js";
 import { Metrics } from "./ops/metrics.js";
 import { requestObserver } from "./ops/observe.js";
+import { registerStatusMetrics } from "./ops/statusMetrics.js";
+import { registryVersion } from "./ops/version.js";
 import { REFLECTION_FILES, REFLECTION_SERVICES, Reflection, reflectionRoutes } from "./ops/reflection.js";
 import { Registry } from "./registry.js";
 import type { RequestHandler } from "./adapters/http.js";
@@ -73,7 +75,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const logConfig = config.transparency;
   const logFields = logConfig === null ? null : { vrfSecretKey: logConfig.vrfSecretKey, prove: await createVrfProver() };
   // openStore also starts the memory store's presence sweeper (every gc_interval_seconds).
-  const opened = await openStore(config, { now, log, transparency: logFields });
+  const opened = await openStore(config, { now, log, transparency: logFields, metrics });
   const store = new InstrumentedStore(opened.store, metrics);
   const logStore = opened.store.transparency;
   const transparency =
@@ -94,6 +96,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const onInternalError = (err: unknown): void => logInternalError(logger, err);
   const observer = requestObserver(metrics, logger);
   const health = new HealthMonitor(store, opts.healthPollMs);
+  registerStatusMetrics(metrics, { version: registryVersion(), envelopeKeys: config.envelope.keys, readiness: health });
   const reflection = new Reflection(
     [RegistryService.typeName, Health.typeName, ...REFLECTION_SERVICES],
     [file_enigma_registry_v1_registry, file_grpc_health_v1_health, ...REFLECTION_FILES],

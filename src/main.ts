@@ -1,7 +1,8 @@
-// CLI: `enigma-node-registry [--config FILE] [--log-level LEVEL]` runs the
-// registry; `init [FILE]` writes a config that starts as it is; `keygen`
+// CLI: `enigma-node-registry [--config FILE] [--log-level LEVEL] [--log-format
+// FORMAT]` runs the registry; `--version` prints its version; `init [FILE]` writes a config that starts as it is; `keygen`
 // prints a fresh [envelope] block; `compact-storage` rewrites 0.1's records.
-// Logs are pino JSON lines on stdout; the announce line is a plain stdout
+// Logs are pino JSON lines on stdout (or lines for people with `--log-format
+// pretty`); the announce line is a plain stdout
 // line of its own (scripts and tests match it); messages for the human at the
 // terminal (dev-mode warning, start-up errors) go to stderr.
 import { writeFileSync } from "node:fs";
@@ -9,10 +10,11 @@ import http from "node:http";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
-import { type Config, ConfigError, loadConfigFile } from "./config/config.js";
+import { type Config, ConfigError, LOG_FORMATS, type LogFormat, loadConfigFile } from "./config/config.js";
 import { developmentConfig, initConfigToml, keygenToken, keygenToml } from "./config/generate.js";
 import { LOG_LEVELS, type LogLevel, isLogLevel } from "./config/logLevel.js";
-import { createLogger } from "./ops/log.js";
+import { stdoutLogger } from "./ops/log.js";
+import { registryVersion } from "./ops/version.js";
 import { listen } from "./server.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
 import { keygenTransparencyToml } from "./config/keygenTransparency.js";
@@ -20,7 +22,9 @@ import { compactLegacyIdentities } from "./commands/compactStorage.js";
 import { createRedisClient, waitUntilReady } from "./store/redisClient.js";
 
 const USAGE = `usage:
-  enigma-node-registry [--config FILE] [--log-level LEVEL]   run the registry (no config: a local development registry)
+  enigma-node-registry [--config FILE] [--log-level LEVEL] [--log-format FORMAT]
+                                                             run the registry (no config: a local development registry)
+  enigma-node-registry --version                             print the registry's version
   enigma-node-registry init [FILE]                           write a config that starts as it is (default FILE: registry.toml):
                                                              loopback, plain HTTP, memory store, fresh pepper and key
   enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
@@ -30,7 +34,9 @@ const USAGE = `usage:
   enigma-node-registry compact-storage --config FILE [--dry-run]
                                                              rewrite identities stored by 0.1 (JSON) as compact records,
                                                              in place; only once no 0.1 replica runs (docs/OPERATIONS.md)
-LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)`;
+LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)
+FORMAT: json (one JSON object a line, the default) or pretty (ISO time, level names; for people)
+        (default: [log] format in the config, else json)`;
 
 function log(line: string): void {
   process.stderr.write(line + "\n");
@@ -126,9 +132,9 @@ async function compactStorage(configPath: string | undefined, dryRun: boolean): 
   }
 }
 
-async function run(configPath: string | undefined, logLevel: LogLevel | undefined): Promise<void> {
+async function run(configPath: string | undefined, logLevel: LogLevel | undefined, logFormat: LogFormat | undefined): Promise<void> {
   const config = configPath === undefined ? devConfig() : loadConfigFile(configPath);
-  const logger = createLogger(logLevel ?? config.log.level);
+  const logger = stdoutLogger(logLevel ?? config.log.level, logFormat ?? config.log.format);
   // Bad certificate or key files stop start-up at once, not after the store is reachable.
   if (config.mode === "tls" && config.tls !== null) loadTlsMaterial(config.tls);
   const app = await createApp(config, { logger });
@@ -175,6 +181,8 @@ async function main(argv: string[]): Promise<void> {
     options: {
       config: { type: "string", short: "c" },
       "log-level": { type: "string" },
+      "log-format": { type: "string" },
+      version: { type: "boolean", short: "V" },
       help: { type: "boolean", short: "h" },
       "dry-run": { type: "boolean" },
     },
@@ -182,6 +190,10 @@ async function main(argv: string[]): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(USAGE + "\n");
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`${registryVersion()}\n`);
     return;
   }
   if (positionals[0] === "init") {
@@ -206,7 +218,11 @@ async function main(argv: string[]): Promise<void> {
   if (level !== undefined && !isLogLevel(level)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(level)})`);
   }
-  await run(values.config, level);
+  const format = values["log-format"];
+  if (format !== undefined && !(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(", ")} (got ${JSON.stringify(format)})`);
+  }
+  await run(values.config, level, format as LogFormat | undefined);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -5,8 +5,11 @@
 // real Redis primary with one replica (min_replica_acks = 1, so WAIT's
 // series exist), an envelope key with an expiry, one registration and one
 // connection refused by the per-address cap, so each family has samples.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// Then a real Prometheus scrapes that registry with the rules loaded: every
+// dashboard query returns series, every rule evaluates, none fires while
+// the registry is healthy, and killing Redis sets off the storage alerts.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -15,7 +18,8 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPrefix, redisStorage, registration, uniqueName, until } from "./helpers/redisRegistry.js";
 import { replicasInSync } from "./helpers/redisSentinel.js";
-import { startRedis, type RedisServer } from "./helpers/redisServer.js";
+import { freePort, startRedis, type RedisServer } from "./helpers/redisServer.js";
+import { waitForPort } from "./helpers/ports.js";
 import { type Running, startRegistry } from "./helpers/registry.js";
 import { KEY_A, keyEntry, testToml } from "./helpers/toml.js";
 
@@ -138,6 +142,7 @@ describe("every metric the rules and the dashboard use", () => {
   let replica: RedisServer;
   let reg: Running;
   let exported: Set<string>;
+  let stopPrometheus: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     primary = await startRedis();
@@ -168,6 +173,7 @@ describe("every metric the rules and the dashboard use", () => {
   }, 30_000);
 
   afterAll(async () => {
+    await stopPrometheus?.();
     await reg?.stop();
     await replica?.stop();
     await primary?.stop();
@@ -191,4 +197,75 @@ describe("every metric the rules and the dashboard use", () => {
       expect(used.has(name), name).toBe(true);
     }
   });
+
+  it("on a real Prometheus scraping it: every dashboard query has series, every rule evaluates, none fires; Redis killed, the storage alerts go pending", { timeout: 60_000 }, async () => {
+    const prometheus = await startPrometheus(new URL(reg.url).port);
+    stopPrometheus = prometheus.stop;
+    const query = async (promql: string): Promise<Obj[]> => {
+      const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await res.json()) as Obj;
+      if (body.status !== "success") throw new Error(`${promql}: ${JSON.stringify(body)}`);
+      return body.data.result as Obj[];
+    };
+    // Enough scrapes (one a second) for rate() over the dashboard's interval.
+    await until(async () => Number((await query('count_over_time(up{job="enigma-registry"}[1m])'))[0]?.value[1] ?? 0) >= 6, 30_000, 250);
+
+    const empty: string[] = [];
+    for (const expr of dashboardExprs) {
+      const filled = expr.replaceAll("$__rate_interval", "10s").replaceAll("$job", "enigma-registry");
+      if ((await query(filled)).length === 0) empty.push(filled);
+    }
+    expect(empty).toEqual([]);
+
+    const loaded = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as Obj;
+    const evaluated = (loaded.data.groups as Obj[]).flatMap((g) => g.rules as Obj[]);
+    expect(evaluated.map((r) => r.name).sort()).toEqual(rules.map((r) => r.alert as string).sort());
+    for (const r of evaluated) expect({ rule: r.name, health: r.health, lastError: r.lastError ?? "" }).toEqual({ rule: r.name, health: "ok", lastError: "" });
+    const alerts = async (): Promise<Obj[]> => ((await (await fetch(`${prometheus.url}/api/v1/alerts`)).json()) as Obj).data.alerts as Obj[];
+    expect(await alerts()).toEqual([]);
+
+    await primary.stop(); // SIGKILL
+    await until(async () => {
+      const names = new Set((await alerts()).map((a) => a.labels.alertname as string));
+      return names.has("EnigmaStorageDown") && names.has("EnigmaRegistryNotReady");
+    }, 15_000, 250);
+    for (const a of await alerts()) {
+      expect(["EnigmaStorageDown", "EnigmaRegistryNotReady"]).toContain(a.labels.alertname);
+      expect(a.state).toBe("pending"); // their `for:` is longer than this test
+      expect(a.labels.job).toBe("enigma-registry");
+    }
+  });
 });
+
+/** A real Prometheus on a free port, scraping the registry on `registryPort` every second, with alerts.yaml loaded. */
+async function startPrometheus(registryPort: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "enigma-prometheus-"));
+  const config = path.join(dir, "prometheus.yml");
+  writeFileSync(
+    config,
+    toYaml({
+      global: { scrape_interval: "1s", evaluation_interval: "1s" },
+      rule_files: [RULES],
+      scrape_configs: [{ job_name: "enigma-registry", static_configs: [{ targets: [`127.0.0.1:${registryPort}`] }] }],
+    }),
+  );
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    "prometheus",
+    [`--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: "ignore" },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const gaveUp = (): Error | null => (child.exitCode !== null ? new Error(`prometheus exited with ${child.exitCode}`) : null);
+  await waitForPort(port, { timeoutMs: 15_000, what: "prometheus", gaveUp });
+  const url = `http://127.0.0.1:${port}`;
+  await until(async () => (await fetch(`${url}/-/ready`)).status === 200, 15_000, 100);
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -22,7 +22,7 @@ import { rateLimiterFor } from "./guard/rateLimit.js";
 import { HealthMonitor } from "./ops/health.js";
 import { Keyring } from "./crypto/keyring.js";
 import { batchLimits } from "./config/limits.js";
-import { type Logger, createLogger, logInternalError } from "./ops/log.js";
+import { type Logger, logInternalError, stdoutLogger } from "./ops/log.js";
 import { Metrics } from "./ops/metrics.js";
 import { requestObserver } from "./ops/observe.js";
 import { registerStatusMetrics } from "./ops/statusMetrics.js";
@@ -42,7 +42,7 @@ import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health
 
 export interface AppOptions {
   readonly now?: () => number;
-  /** Default: a pino logger on stdout at config.log.level. */
+  /** Default: a pino logger on stdout at config.log.level, in config.log.format. */
   readonly logger?: Logger;
   /** How often Health/Watch pings the store while someone watches (default 1000 ms). */
   readonly healthPollMs?: number;
@@ -68,7 +68,7 @@ export interface App {
 
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const now = opts.now ?? Date.now;
-  const logger = opts.logger ?? createLogger(config.log.level);
+  const logger = opts.logger ?? stdoutLogger(config.log.level, config.log.format);
   const log = (msg: string): void => logger.warn(msg);
   const metrics = new Metrics();
   // With the transparency log on, the store gives each new identity its nonce and VRF proof.

@@ -1,10 +1,10 @@
 // CLI: `enigma-node-registry [--config FILE] [--log-level LEVEL] [--log-format
-// FORMAT]` runs the registry; `--version` prints its version; `init [FILE]` writes a config that starts as it is; `keygen`
-// prints a fresh [envelope] block; `compact-storage` rewrites 0.1's records.
-// Logs are pino JSON lines on stdout (or lines for people with `--log-format
-// pretty`); the announce line is a plain stdout
-// line of its own (scripts and tests match it); messages for the human at the
-// terminal (dev-mode warning, start-up errors) go to stderr.
+// FORMAT]` runs the registry; `--version` prints its version; `init [FILE]`
+// writes a config that starts as it is; `keygen` prints a fresh [envelope]
+// block; `compact-storage` rewrites 0.1's records. Logs are pino JSON lines on
+// stdout (lines for people with `--log-format pretty`); the announce line is a
+// plain stdout line of its own (scripts and tests match it); messages for the
+// human at the terminal (dev-mode warning, start-up errors) go to stderr.
 import { writeFileSync } from "node:fs";
 import http from "node:http";
 import { isIP } from "node:net";

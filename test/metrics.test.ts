@@ -6,6 +6,7 @@
 // primary with one replica.
 import { readFileSync } from "node:fs";
 import { createClient } from "@connectrpc/connect";
+import { Redis } from "ioredis";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Counter, Histogram, Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -392,6 +393,34 @@ describe("status gauges on Redis while redis-server is killed and restarted", ()
       expect(await gauges()).toEqual({ storageUp: 1, ready: 1, readyz: 200 });
       console.info(`storage_up: a scrape (and /readyz) right after SIGKILL of Redis took ${downScrapeMs.toFixed(1)} ms`);
     } finally {
+      await reg.stop();
+      await redis.stop();
+    }
+  });
+});
+
+describe("status gauges on Redis while redis-server stops answering (SIGSTOP)", () => {
+  it("a scrape still answers, with storage up and ready at 0, within the scrape timeout", { timeout: 30_000 }, async () => {
+    const redis = await startRedis();
+    const reg = await startRegistry(redisToml({ storage: redisStorage(redis.url, freshPrefix("metrics-frozen")) }));
+    const direct = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    let pid = 0;
+    try {
+      pid = Number(/process_id:(\d+)/.exec(await direct.info("server"))?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      direct.disconnect();
+      process.kill(pid, "SIGSTOP");
+      const started = performance.now();
+      const text = await metricsText(reg.url);
+      const ms = performance.now() - started;
+      expect(sample(text, "enigma_storage_up")).toBe(0);
+      expect(sample(text, "enigma_ready")).toBe(0);
+      // The ping waits for the store's command timeout; far below the PodMonitor's 10 s scrapeTimeout.
+      expect(ms).toBeLessThan(5000);
+      console.info(`storage_up: a scrape while Redis is frozen took ${ms.toFixed(1)} ms`);
+    } finally {
+      if (pid) process.kill(pid, "SIGCONT");
+      direct.disconnect();
       await reg.stop();
       await redis.stop();
     }

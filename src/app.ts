@@ -22,9 +22,11 @@ import { rateLimiterFor } from "./guard/rateLimit.js";
 import { HealthMonitor } from "./ops/health.js";
 import { Keyring } from "./crypto/keyring.js";
 import { batchLimits } from "./config/limits.js";
-import { type Logger, createLogger, logInternalError } from "./ops/log.js";
+import { type Logger, logInternalError, stdoutLogger } from "./ops/log.js";
 import { Metrics } from "./ops/metrics.js";
 import { requestObserver } from "./ops/observe.js";
+import { registerStatusMetrics } from "./ops/statusMetrics.js";
+import { registryVersion } from "./ops/version.js";
 import { REFLECTION_FILES, REFLECTION_SERVICES, Reflection, reflectionRoutes } from "./ops/reflection.js";
 import { Registry } from "./registry.js";
 import type { RequestHandler } from "./adapters/http.js";
@@ -40,7 +42,7 @@ import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health
 
 export interface AppOptions {
   readonly now?: () => number;
-  /** Default: a pino logger on stdout at config.log.level. */
+  /** Default: a pino logger on stdout at config.log.level, in config.log.format. */
   readonly logger?: Logger;
   /** How often Health/Watch pings the store while someone watches (default 1000 ms). */
   readonly healthPollMs?: number;
@@ -74,7 +76,7 @@ export interface App {
 
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const now = opts.now ?? Date.now;
-  const logger = opts.logger ?? createLogger(config.log.level);
+  const logger = opts.logger ?? stdoutLogger(config.log.level, config.log.format);
   const log = (msg: string): void => logger.warn(msg);
   const metrics = new Metrics();
   // With the transparency log on, the store gives each new identity its nonce and VRF proof.
@@ -85,6 +87,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     now,
     log,
     transparency: logFields,
+    metrics,
     waitForStorage: opts.waitForStorage ?? true,
     onProblem: (kind) => metrics.storageProblems.series(kind).inc(),
   });
@@ -108,6 +111,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const onInternalError = (err: unknown): void => logInternalError(logger, err);
   const observer = requestObserver(metrics, logger);
   const health = new HealthMonitor(store, opts.healthPollMs);
+  registerStatusMetrics(metrics, { version: registryVersion(), envelopeKeys: config.envelope.keys, readiness: health });
   const reflection = new Reflection(
     [RegistryService.typeName, Health.typeName, ...REFLECTION_SERVICES],
     [file_enigma_registry_v1_registry, file_grpc_health_v1_health, ...REFLECTION_FILES],

@@ -1,18 +1,20 @@
-// CLI: `enigma-node-registry [--config FILE] [--log-level LEVEL]` runs the
-// registry; `init [FILE]` writes a config that starts as it is; `keygen`
-// prints a fresh [envelope] block; `compact-storage` rewrites 0.1's records.
-// Logs are pino JSON lines on stdout; the announce line is a plain stdout
-// line of its own (scripts and tests match it); messages for the human at the
-// terminal (dev-mode warning, start-up errors) go to stderr.
+// CLI: `enigma-node-registry [--config FILE] [--log-level LEVEL] [--log-format
+// FORMAT]` runs the registry; `--version` prints its version; `init [FILE]`
+// writes a config that starts as it is; `keygen` prints a fresh [envelope]
+// block; `compact-storage` rewrites 0.1's records. Logs are pino JSON lines on
+// stdout (lines for people with `--log-format pretty`); the announce line is a
+// plain stdout line of its own (scripts and tests match it); messages for the
+// human at the terminal (dev-mode warning, start-up errors) go to stderr.
 import { writeFileSync } from "node:fs";
 import http from "node:http";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
-import { type Config, ConfigError, loadConfigFile } from "./config/config.js";
+import { type Config, ConfigError, LOG_FORMATS, type LogFormat, loadConfigFile } from "./config/config.js";
 import { developmentConfig, initConfigToml, keygenToken, keygenToml } from "./config/generate.js";
 import { LOG_LEVELS, type LogLevel, isLogLevel } from "./config/logLevel.js";
-import { createLogger } from "./ops/log.js";
+import { stdoutLogger } from "./ops/log.js";
+import { registryVersion } from "./ops/version.js";
 import { listen } from "./server.js";
 import { loadTlsMaterial } from "./config/tlsFiles.js";
 import { keygenTransparencyToml } from "./config/keygenTransparency.js";
@@ -22,7 +24,9 @@ import { createRedisClient, waitUntilReady } from "./store/redisClient.js";
 import { loadRedisCredentials } from "./config/redisFiles.js";
 
 const USAGE = `usage:
-  enigma-node-registry [--config FILE] [--log-level LEVEL]   run the registry (no config: a local development registry)
+  enigma-node-registry [--config FILE] [--log-level LEVEL] [--log-format FORMAT]
+                                                             run the registry (no config: a local development registry)
+  enigma-node-registry --version                             print the registry's version
   enigma-node-registry init [FILE]                           write a config that starts as it is (default FILE: registry.toml):
                                                              loopback, plain HTTP, memory store, fresh pepper and key
   enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
@@ -34,7 +38,9 @@ const USAGE = `usage:
                                                              in place; only once no 0.1 replica runs (docs/OPERATIONS.md);
                                                              progress on stderr (a bar on a terminal, a line per tenth
                                                              when piped), the summary on stdout
-LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)`;
+LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)
+FORMAT: json (one JSON object a line, the default) or pretty (ISO time, level names; for people)
+        (default: [log] format in the config, else json)`;
 
 function log(line: string): void {
   process.stderr.write(line + "\n");
@@ -134,9 +140,9 @@ async function compactStorage(configPath: string | undefined, dryRun: boolean): 
   }
 }
 
-async function run(configPath: string | undefined, logLevel: LogLevel | undefined): Promise<void> {
+async function run(configPath: string | undefined, logLevel: LogLevel | undefined, logFormat: LogFormat | undefined): Promise<void> {
   const config = configPath === undefined ? devConfig() : loadConfigFile(configPath);
-  const logger = createLogger(logLevel ?? config.log.level);
+  const logger = stdoutLogger(logLevel ?? config.log.level, logFormat ?? config.log.format);
   // Bad certificate, key or password files stop start-up at once, not after the store is reachable.
   if (config.mode === "tls" && config.tls !== null) loadTlsMaterial(config.tls);
   if (config.storage.kind === "redis") loadRedisCredentials(config.storage);
@@ -206,6 +212,8 @@ async function main(argv: string[]): Promise<void> {
     options: {
       config: { type: "string", short: "c" },
       "log-level": { type: "string" },
+      "log-format": { type: "string" },
+      version: { type: "boolean", short: "V" },
       help: { type: "boolean", short: "h" },
       "dry-run": { type: "boolean" },
     },
@@ -213,6 +221,10 @@ async function main(argv: string[]): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(USAGE + "\n");
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`${registryVersion()}\n`);
     return;
   }
   if (positionals[0] === "init") {
@@ -237,7 +249,11 @@ async function main(argv: string[]): Promise<void> {
   if (level !== undefined && !isLogLevel(level)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(level)})`);
   }
-  await run(values.config, level);
+  const format = values["log-format"];
+  if (format !== undefined && !(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(", ")} (got ${JSON.stringify(format)})`);
+  }
+  await run(values.config, level, format as LogFormat | undefined);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

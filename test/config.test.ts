@@ -115,7 +115,7 @@ describe("defaults", () => {
       },
       presence: { ttlSeconds: 300, gcIntervalSeconds: 60 },
       pow: { enabled: false, difficulty: 18, ttlSeconds: 120 },
-      log: { level: "info" },
+      log: { level: "info", format: "json" },
       // One X25519 thread whenever the machine has a second core.
       crypto: { x25519Threads: availableParallelism() > 1 ? 1 : 0 },
       cors: { allowedOrigins: [], maxAgeSeconds: 600 },

@@ -1,7 +1,7 @@
 // The deployment files agree with the registry and with each other: the
 // configs they ship parse (once given keys), the grace periods cover the
 // drain, probes and ports name what the server serves, and the Kubernetes
-// objects select each other. (The image and compose files are also run for
+// objects select each other (the PodMonitor included). (The image and compose files are also run for
 // real by `npm run test:image`; the Kubernetes manifests are not applied
 // anywhere in this repository's tests, so these checks are what holds them.)
 import { readFileSync } from "node:fs";
@@ -105,5 +105,25 @@ describe("deploy/kubernetes", () => {
 
   it("ships a Secret example that refuses to start until its [envelope] is replaced", () => {
     expect(() => parseConfig(secret.stringData["registry.toml"] as string)).toThrow(ConfigError);
+  });
+
+  it("has a PodMonitor that scrapes /metrics on a port the Deployment's container names, of the Deployment's Pods", () => {
+    const monitor = parseYaml(read("deploy/kubernetes/podmonitor.yaml")) as Obj;
+    expect(monitor.kind).toBe("PodMonitor");
+    expect(monitor.apiVersion).toBe("monitoring.coreos.com/v1");
+    const labels = deployment.spec.template.metadata.labels as Obj;
+    for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels as Obj)) expect(labels[k]).toBe(v);
+    // job="enigma-registry", as deploy/monitoring/alerts.yaml expects.
+    expect(labels[monitor.spec.jobLabel]).toBe("enigma-registry");
+    const endpoints = monitor.spec.podMetricsEndpoints as Obj[];
+    expect(endpoints).toHaveLength(1);
+    const endpoint = endpoints[0]!;
+    expect(endpoint.path).toBe("/metrics");
+    const port = (container.ports as Obj[]).find((p) => p.name === endpoint.port);
+    expect(port, `no container port named ${endpoint.port}`).toBeDefined();
+    // /metrics is on that port only because the shipped config has no [ops] address (which would move it).
+    const config = parseConfig((secret.stringData["registry.toml"] as string).replace(/\[envelope\][^]*$/, keygenToml()));
+    expect(config.ops.address).toBeNull();
+    expect(port!.containerPort).toBe(config.address.port);
   });
 });

@@ -1,7 +1,8 @@
 // Structured logs: one pino line per request (operation, surface, code,
 // latency, client IP), INTERNAL errors with their stack, nothing secret, no
 // request log object built above info, and the level from [log] level or
-// --log-level (the flag wins).
+// --log-level (the flag wins). The format from [log] format or --log-format:
+// JSON lines by default, lines for people (ISO time, level names) with pretty.
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { createClient } from "@connectrpc/connect";
@@ -14,6 +15,7 @@ import { ClientIpResolver } from "../src/guard/clientIp.js";
 import { createLogger, logInternalError, type Logger } from "../src/ops/log.js";
 import { Metrics } from "../src/ops/metrics.js";
 import { requestObserver } from "../src/ops/observe.js";
+import { prettyDestination, prettyLine } from "../src/ops/prettyLog.js";
 import type { Registry } from "../src/registry.js";
 import { RegistryService } from "../gen/enigma/registry/v1/registry_pb.js";
 import { runCli, runFixture, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
@@ -274,5 +276,80 @@ describe("the default stdout destination (one write per event-loop turn)", () =>
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("Error: fixture crash");
     expect(linesOf(r.stdout)).toEqual([expect.objectContaining({ level: 30, n: 1, msg: "before throw" })]);
+  }, 20_000);
+});
+
+describe("log format pretty", () => {
+  const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+  it("turns each pino line into ISO time, level name, message and key=value fields, stack lines indented", () => {
+    const json: string[] = [];
+    const pretty: string[] = [];
+    const logger = createLogger("trace", {
+      write(line: string) {
+        json.push(line);
+        prettyDestination({ write: (p: string) => void pretty.push(p) }).write(line);
+      },
+    });
+    // The request line takes the fast path of observe.ts, past pino's serializer.
+    requestObserver(new Metrics({ defaultMetrics: false }), logger).operation("check_user").done("json", "OK", performance.now(), "::1");
+    logger.warn({ url: "redis://127.0.0.1:6379", attempt: 2, ok: false, detail: "two words", extra: { a: 1 }, none: null }, "redis not reachable");
+    logger.debug("plain");
+    logInternalError(logger, new Error("kaboom pretty"), "register");
+    expect(pretty).toHaveLength(4);
+    const times = json.map((l) => new Date((JSON.parse(l) as { time: number }).time).toISOString());
+    for (const t of times) expect(t).toMatch(ISO);
+
+    expect(pretty[0]).toMatch(new RegExp(`^${times[0]} INFO  request operation=check_user surface=json code=OK ms=[0-9.]+ ip=::1\n$`));
+    expect(pretty[1]).toBe(
+      `${times[1]} WARN  redis not reachable url=redis://127.0.0.1:6379 attempt=2 ok=false detail="two words" extra={"a":1} none=null\n`,
+    );
+    expect(pretty[2]).toBe(`${times[2]} DEBUG plain\n`);
+    const [head, ...stack] = pretty[3]!.trimEnd().split("\n");
+    expect(head).toBe(`${times[3]} ERROR internal error err="kaboom pretty" operation=register`);
+    expect(stack[0]).toBe("    Error: kaboom pretty");
+    expect(stack.length).toBeGreaterThan(1);
+    for (const l of stack.slice(1)) expect(l).toMatch(/^ {8}at /);
+    // Nothing of the JSON's bookkeeping: no numeric level, no epoch time, no service.
+    for (const p of pretty) expect(p).not.toMatch(/level=|time=|service=|"level"/);
+  });
+
+  it("passes anything that is not a JSON object through unchanged", () => {
+    expect(prettyLine("not json\n")).toBe("not json\n");
+    expect(prettyLine("[1,2]\n")).toBe("[1,2]\n");
+  });
+
+  it("[log] format defaults to json and accepts only json and pretty", () => {
+    expect(parseConfig(testToml()).log.format).toBe("json");
+    expect(parseConfig(testToml({ top: '[log]\nformat = "pretty"' })).log.format).toBe("pretty");
+    expect(() => parseConfig(testToml({ top: '[log]\nformat = "text"' }))).toThrow(/log\.format must be one of "json", "pretty"/);
+  });
+
+  it("[log] format = \"pretty\" writes lines for people; --log-format json wins over it", async () => {
+    const file = writeConfig("log-pretty.toml", testToml({ top: '[log]\nformat = "pretty"' }));
+    const pretty = startCli(["--config", file]);
+    const json = startCli(["--config", file, "--log-format", "json"]);
+    const [prettyUrl, jsonUrl] = await Promise.all([pretty.listening, json.listening]);
+    await fetch(`${prettyUrl}/envelope_pubkey`);
+    await fetch(`${jsonUrl}/envelope_pubkey`);
+    await Promise.all([pretty.stop("SIGTERM"), json.stop("SIGTERM")]);
+    expect(await pretty.exited).toBe(0);
+    expect(await json.exited).toBe(0);
+
+    const logLines = (stdout: string) => stdout.trim().split("\n").filter((l) => !l.startsWith("enigma-node-registry listening on "));
+    const prettyLines = logLines(pretty.output().stdout);
+    for (const l of prettyLines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) \S/);
+    expect(prettyLines.some((l) => / INFO  request operation=get_envelope_public_key surface=json code=OK ms=[0-9.]+ ip=127\.0\.0\.1$/.test(l))).toBe(true);
+    expect(prettyLines.some((l) => / INFO  listening url=http:\/\/127\.0\.0\.1:\d+ mode=http storage=memory$/.test(l))).toBe(true);
+    expect(prettyLines.at(-1)).toMatch(/ INFO  stopped$/);
+    for (const l of logLines(json.output().stdout)) expect(JSON.parse(l)).toHaveProperty("level");
+    expect(json.output().stdout).toContain('"msg":"stopped"');
+  }, 30_000);
+
+  it("refuses a bad --log-format with one line", () => {
+    const r = runCli(["--config", writeConfig("lf.toml", testToml()), "--log-format", "xml"]);
+    expect(r.status).not.toBe(0); // the exit status of a config error (the same as a bad --log-level)
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain('--log-format must be one of json, pretty (got "xml")');
   }, 20_000);
 });

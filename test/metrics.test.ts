@@ -1,6 +1,10 @@
 // GET /metrics after real traffic on every surface (JSON paths, Connect,
 // gRPC-Web, gRPC), and the ops endpoints' promise: health, readiness, metrics
-// and reflection never spend rate-limit tokens.
+// and reflection never spend rate-limit tokens. The status gauges (build,
+// envelope key expiry, storage up, ready) against a memory store and a real
+// redis-server that is killed and restarted, and WAIT's series on a real
+// primary with one replica.
+import { readFileSync } from "node:fs";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Counter, Histogram, Registry } from "prom-client";
@@ -10,6 +14,12 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { type Running, connectClient, grpcWebClient, startRegistry, testToml } from "./helpers/registry.js";
 import { Metrics, type Surface } from "../src/ops/metrics.js";
+import { packageVersionFrom } from "../src/ops/version.js";
+import { runCli } from "./helpers/cli.js";
+import { KEY_A, keyEntry, keySpec } from "./helpers/toml.js";
+import { freshPrefix, redisStorage, redisToml, registration, uniqueName, until } from "./helpers/redisRegistry.js";
+import { replicasInSync } from "./helpers/redisSentinel.js";
+import { startRedis } from "./helpers/redisServer.js";
 
 const HANDLE = "ab".repeat(32);
 
@@ -309,5 +319,147 @@ describe("metric series", () => {
     expect(() => ping.errors.inc(-1)).toThrow();
     expect(() => ping.latency.observe(Number.NaN)).toThrow();
     expect(() => metrics.requests.series("json")).toThrow(/3 label values/);
+  });
+});
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+describe("the registry's own version", () => {
+  it("is package.json's, printed by --version (exit 0) and read the same way from dist/'s layout", () => {
+    const run = runCli(["--version"]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`${PACKAGE_VERSION}\n`);
+    // The build puts this module at dist/src/ops/version.js; the walk up finds the same package.json.
+    expect(packageVersionFrom(new URL("../dist/src/ops/version.js", import.meta.url))).toBe(PACKAGE_VERSION);
+    expect(() => packageVersionFrom(new URL("file:///nonexistent/src/ops/version.js"))).toThrow(/no package.json/);
+  });
+});
+
+describe("status gauges on a memory store", () => {
+  const EXPIRES_MS = 4_102_444_800_000; // 2100-01-01
+  const EXPIRED_MS = 1_700_000_000_000;
+  const old = keySpec("0a0b0c0d0e0f1011", "11".repeat(32));
+  const spare = keySpec("1213141516171819", "22".repeat(32));
+  let reg: Running;
+
+  beforeAll(async () => {
+    reg = await startRegistry(testToml({ keys: [keyEntry(KEY_A, true, EXPIRES_MS), keyEntry(old, false, EXPIRED_MS), keyEntry(spare, false)] }));
+  });
+  afterAll(async () => {
+    await reg.stop();
+  });
+
+  it("exports build info, each key's expiry and whether it is active", async () => {
+    const text = await metricsText(reg.url);
+    expect(sample(text, `enigma_build_info{version="${PACKAGE_VERSION}",node="${process.versions.node}"}`)).toBe(1);
+    expect(sample(text, `enigma_envelope_key_expiry_timestamp_seconds{kid="${KEY_A.kid}"}`)).toBe(EXPIRES_MS / 1000);
+    expect(sample(text, `enigma_envelope_key_expiry_timestamp_seconds{kid="${old.kid}"}`)).toBe(EXPIRED_MS / 1000);
+    expect(text).not.toContain(`enigma_envelope_key_expiry_timestamp_seconds{kid="${spare.kid}"}`); // no expiry, no series
+    expect(sample(text, `enigma_envelope_key_active{kid="${KEY_A.kid}"}`)).toBe(1);
+    expect(sample(text, `enigma_envelope_key_active{kid="${old.kid}"}`)).toBe(0);
+    expect(sample(text, `enigma_envelope_key_active{kid="${spare.kid}"}`)).toBe(0);
+  });
+
+  it("storage up and ready as /readyz says; once shutdown begins, ready is 0 while storage still answers", async () => {
+    let text = await metricsText(reg.url);
+    expect((await fetch(`${reg.url}/readyz`)).status).toBe(200);
+    expect(sample(text, "enigma_storage_up")).toBe(1);
+    expect(sample(text, "enigma_ready")).toBe(1);
+    reg.app.beginShutdown();
+    expect((await fetch(`${reg.url}/readyz`)).status).toBe(503);
+    text = await metricsText(reg.url);
+    expect(sample(text, "enigma_storage_up")).toBe(1);
+    expect(sample(text, "enigma_ready")).toBe(0);
+  });
+});
+
+describe("status gauges on Redis while redis-server is killed and restarted", () => {
+  it("storage up and ready go 0 with /readyz's 503, and back to 1 when Redis is back", { timeout: 30_000 }, async () => {
+    let redis = await startRedis();
+    const reg = await startRegistry(redisToml({ storage: redisStorage(redis.url, freshPrefix("metrics-up")) }));
+    const gauges = async () => {
+      const text = await metricsText(reg.url);
+      return { storageUp: sample(text, "enigma_storage_up"), ready: sample(text, "enigma_ready"), readyz: (await fetch(`${reg.url}/readyz`)).status };
+    };
+    try {
+      expect(await gauges()).toEqual({ storageUp: 1, ready: 1, readyz: 200 });
+      await redis.stop(); // SIGKILL
+      const started = performance.now();
+      expect(await gauges()).toEqual({ storageUp: 0, ready: 0, readyz: 503 });
+      const downScrapeMs = performance.now() - started;
+      redis = await startRedis([], redis.port);
+      await until(async () => (await gauges()).storageUp === 1, 10_000, 100);
+      expect(await gauges()).toEqual({ storageUp: 1, ready: 1, readyz: 200 });
+      console.info(`storage_up: a scrape (and /readyz) right after SIGKILL of Redis took ${downScrapeMs.toFixed(1)} ms`);
+    } finally {
+      await reg.stop();
+      await redis.stop();
+    }
+  });
+});
+
+describe("status gauges on Redis while redis-server stops answering (SIGSTOP)", () => {
+  it("a scrape still answers, with storage up and ready at 0, within the scrape timeout", { timeout: 30_000 }, async () => {
+    const redis = await startRedis();
+    const reg = await startRegistry(redisToml({ storage: redisStorage(redis.url, freshPrefix("metrics-frozen")) }));
+    let frozen = false;
+    try {
+      process.kill(redis.pid, "SIGSTOP");
+      frozen = true;
+      const started = performance.now();
+      const text = await metricsText(reg.url);
+      const ms = performance.now() - started;
+      expect(sample(text, "enigma_storage_up")).toBe(0);
+      expect(sample(text, "enigma_ready")).toBe(0);
+      // The ping waits for the store's command timeout; far below the PodMonitor's 10 s scrapeTimeout.
+      expect(ms).toBeLessThan(5000);
+      console.info(`storage_up: a scrape while Redis is frozen took ${ms.toFixed(1)} ms`);
+    } finally {
+      if (frozen) process.kill(redis.pid, "SIGCONT");
+      await reg.stop();
+      await redis.stop();
+    }
+  });
+});
+
+describe("WAIT's series with min_replica_acks on a primary with one replica", () => {
+  it("times each WAIT and counts the writes too few replicas confirmed", { timeout: 30_000 }, async () => {
+    const primary = await startRedis();
+    const replica = await startRedis(["--replicaof", "127.0.0.1", String(primary.port)]);
+    const regs: Running[] = [];
+    try {
+      await replicasInSync(primary, 1);
+      const storage = (acks: number, timeoutMs: number) =>
+        `${redisStorage(primary.url, freshPrefix("acks"))}\nmin_replica_acks = ${acks}\nreplica_ack_timeout_ms = ${timeoutMs}`;
+      const confirmed = await startRegistry(redisToml({ storage: storage(1, 10_000) }));
+      regs.push(confirmed);
+      const short = await startRegistry(redisToml({ storage: storage(2, 300) }));
+      regs.push(short);
+      const register = (reg: Running) =>
+        fetch(`${reg.url}/register`, { method: "POST", headers: { "content-type": "application/json" }, body: registration(uniqueName("wait")).body });
+
+      // Exported once the store opens with acks, before any WAIT.
+      expect(sample(await metricsText(confirmed.url), "enigma_storage_replica_ack_shortfalls_total")).toBe(0);
+      expect((await register(confirmed)).status).toBe(200);
+      let text = await metricsText(confirmed.url);
+      expect(sample(text, "enigma_storage_replica_ack_duration_seconds_count")).toBe(1);
+      expect(sample(text, "enigma_storage_replica_ack_shortfalls_total")).toBe(0);
+
+      expect((await register(short)).status).toBe(503);
+      text = await metricsText(short.url);
+      expect(sample(text, "enigma_storage_replica_ack_duration_seconds_count")).toBe(1);
+      expect(sample(text, "enigma_storage_replica_ack_duration_seconds_sum")).toBeGreaterThanOrEqual(0.29); // it waited the timeout
+      expect(sample(text, 'enigma_storage_replica_ack_duration_seconds_bucket{le="0.25"}')).toBe(0);
+      expect(sample(text, "enigma_storage_replica_ack_shortfalls_total")).toBe(1);
+    } finally {
+      await Promise.all(regs.map((r) => r.stop()));
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+
+  it("a registry without acks exports none of them", async () => {
+    const text = await new Metrics({ defaultMetrics: false }).text();
+    expect(text).not.toContain("enigma_storage_replica_ack");
   });
 });

@@ -15,6 +15,10 @@ import { readTransparency, type TransparencyConfig } from "./transparency.js";
 
 export type { TransparencyConfig, TransparencyWitness } from "./transparency.js";
 
+/** JSON lines for machines (the default), or lines for people (ops/prettyLog.ts). */
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 export interface EnvelopeKeyConfig {
   readonly kidHex: string; // 16 lowercase hex chars
   readonly kid: Uint8Array; // 8 bytes
@@ -94,8 +98,8 @@ export interface Config {
   };
   readonly presence: { readonly ttlSeconds: number; readonly gcIntervalSeconds: number };
   readonly pow: { readonly enabled: boolean; readonly difficulty: number; readonly ttlSeconds: number };
-  /** The pino level; `--log-level` overrides it. */
-  readonly log: { readonly level: LogLevel };
+  /** The pino level and the line format; `--log-level` and `--log-format` override them. */
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   /** Worker threads for X25519 (0: on the event loop). Default 1 when the machine has a second core. */
   readonly crypto: { readonly x25519Threads: number };
   /**
@@ -169,7 +173,7 @@ const DEFAULTS = {
   },
   presence: { ttl_seconds: 300, gc_interval_seconds: 60 },
   pow: { enabled: false, difficulty: 18, ttl_seconds: 120 },
-  log: { level: "info" },
+  log: { level: "info", format: "json" },
   crypto: { x25519_threads: availableParallelism() > 1 ? 1 : 0 },
   cors: { allowed_origins: [], max_age_seconds: 600 },
   access: { sync: "open", add_nodes: "open", token_sha256: [], peer_cert_sha256: [] },
@@ -623,7 +627,10 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
       difficulty: int(pow.difficulty, "pow.difficulty", d.pow.difficulty, 1, 30),
       ttlSeconds: int(pow.ttl_seconds, "pow.ttl_seconds", d.pow.ttl_seconds, 1, MAX_SECONDS),
     },
-    log: { level: oneOf<LogLevel>(log.level, "log.level", d.log.level, LOG_LEVELS) },
+    log: {
+      level: oneOf<LogLevel>(log.level, "log.level", d.log.level, LOG_LEVELS),
+      format: oneOf<LogFormat>(log.format, "log.format", d.log.format, LOG_FORMATS),
+    },
     crypto: { x25519Threads: int(crypto.x25519_threads, "crypto.x25519_threads", d.crypto.x25519_threads, 0, 64) },
     cors: readCors(t.cors),
     access: readAccess(t.access, t.allow_sync),

@@ -3,7 +3,9 @@
 // error stacks for INTERNAL; never request bodies, identities, keys or the
 // pepper (the config object is never logged either).
 import { pino, type DestinationStream, type Logger } from "pino";
+import type { LogFormat } from "../config/config.js";
 import type { LogLevel } from "../config/logLevel.js";
+import { prettyDestination } from "./prettyLog.js";
 
 export type { Logger };
 
@@ -11,6 +13,11 @@ export type { Logger };
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   const opts = { level, base: { service: "enigma-node-registry" } };
   return pino(opts, destination ?? stdoutPerTurn());
+}
+
+/** The program's logger: on stdout, as JSON lines or (`pretty`) as lines for people. */
+export function stdoutLogger(level: LogLevel, format: LogFormat): Logger {
+  return createLogger(level, format === "pretty" ? prettyDestination(stdoutPerTurn()) : undefined);
 }
 
 let sharedStdout: DestinationStream | undefined; // one per process, however many loggers

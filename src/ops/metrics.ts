@@ -76,6 +76,14 @@ export class StorageMetrics {
   }
 }
 
+/** Redis WAIT behind `[storage] min_replica_acks` (store/ackedWrites.ts). */
+export interface ReplicaAckMetrics {
+  /** How long each WAIT took: the replicas' lag as acknowledged writes feel it (a timed-out WAIT takes replica_ack_timeout_ms). */
+  readonly latency: HistogramSeries;
+  /** Writes answered UNAVAILABLE because too few replicas confirmed them in time. */
+  readonly shortfalls: CounterSeries;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests = new CounterFamily(
@@ -126,6 +134,7 @@ export class Metrics {
     ["witness", "status"],
   );
   private readonly operations = new Map<string, OperationMetrics>();
+  private replicaAckSeries: ReplicaAckMetrics | undefined;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // Registration order is exposition order.
@@ -151,6 +160,30 @@ export class Metrics {
   /** Call at set-up, not per request; two calls for one method share its series. */
   storage(method: string): StorageMetrics {
     return new StorageMetrics(this, method);
+  }
+
+  /**
+   * WAIT's series, registered on the first call (when the store opens with
+   * min_replica_acks > 0), so a registry that never waits exports none.
+   */
+  replicaAcks(): ReplicaAckMetrics {
+    if (this.replicaAckSeries === undefined) {
+      const latency = new HistogramFamily(
+        "enigma_storage_replica_ack_duration_seconds",
+        "How long Redis WAIT took to confirm an acknowledged write on min_replica_acks replicas, or to time out",
+        [],
+        LATENCY_BUCKETS,
+      );
+      const shortfalls = new CounterFamily(
+        "enigma_storage_replica_ack_shortfalls_total",
+        "Acknowledged writes answered UNAVAILABLE because fewer than min_replica_acks replicas confirmed them in time",
+        [],
+      );
+      registerFamily(this.registry, latency);
+      registerFamily(this.registry, shortfalls);
+      this.replicaAckSeries = { latency: latency.series(), shortfalls: shortfalls.series() };
+    }
+    return this.replicaAckSeries;
   }
 
   get contentType(): string {

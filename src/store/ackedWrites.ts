@@ -9,7 +9,9 @@
 // connection; reads, presence, PoW challenges and rate-limit buckets use the
 // shared client and never wait. On a Cluster the WAIT goes to the master of
 // the written key's slot, the node that took the write.
+import { performance } from "node:perf_hooks";
 import { Cluster, type Redis } from "ioredis";
+import type { ReplicaAckMetrics } from "../ops/metrics.js";
 import { RegistryError } from "../wire/errors.js";
 import { clusterSlot } from "./clusterSlot.js";
 import type { RedisKeys } from "./keys.js";
@@ -28,6 +30,8 @@ import type {
 export interface ReplicaAcks {
   readonly count: number;
   readonly timeoutMs: number;
+  /** Each WAIT's duration and each shortfall, when the app has metrics. */
+  readonly metrics?: ReplicaAckMetrics | undefined;
 }
 
 function notReplicated(acks: ReplicaAcks, got: number): RegistryError {
@@ -49,11 +53,16 @@ export async function waitForReplicas(writer: Redis | Cluster, acks: ReplicaAcks
   let replicas: number;
   try {
     if (node === undefined || node.status !== "ready") throw new Error("the write's node is not connected");
+    const start = performance.now();
     replicas = await node.wait(acks.count, acks.timeoutMs);
+    acks.metrics?.latency.observe((performance.now() - start) / 1000);
   } catch {
     throw new RegistryError("UNAVAILABLE", "storage unavailable");
   }
-  if (replicas < acks.count) throw notReplicated(acks, replicas);
+  if (replicas < acks.count) {
+    acks.metrics?.shortfalls.inc();
+    throw notReplicated(acks, replicas);
+  }
 }
 
 /**

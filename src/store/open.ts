@@ -2,6 +2,7 @@
 // so the rate limiter shares one connection (pool) with the store.
 import type { Cluster, Redis } from "ioredis";
 import type { Config } from "../config/config.js";
+import type { ReplicaAckMetrics } from "../ops/metrics.js";
 import { MemoryStore } from "./memory.js";
 import { AckedWrites, waitForReplicasOfKeys } from "./ackedWrites.js";
 import { redisKeys } from "./keys.js";
@@ -22,6 +23,8 @@ export interface OpenStoreOptions {
    * null: the log is off and nothing of it is stored.
    */
   readonly transparency?: TransparencyStoreOptions | null;
+  /** Where WAIT's series live (min_replica_acks > 0 only; ops/metrics.ts). */
+  readonly metrics?: { replicaAcks(): ReplicaAckMetrics };
   /**
    * true (the default): resolve once Redis is usable. false: resolve at once
    * with `ready` pending, so the process can listen (and answer 503) while
@@ -74,7 +77,7 @@ function openStoreNow(config: Config, opts: OpenStoreOptions): OpenedStore {
   const writer = createRedisClient(config.storage, log, { ...clientOptions, commandTimeoutMs: timeoutMs + 500 });
   const bothReady = Promise.all([ready, whenUsable(writer, config.storage, wait)]).then(() => {});
   // WAIT may take up to timeoutMs: the writes' deadline covers it.
-  const acks = { count, timeoutMs };
+  const acks = { count, timeoutMs, metrics: opts.metrics?.replicaAcks() };
   const writes = new RedisStore(writer, {
     keyPrefix: config.storage.keyPrefix,
     ownsClient: true,

@@ -98,6 +98,7 @@ describe("defaults", () => {
         banSeconds: 300,
         replicas: 1,
         ipv6PrefixLength: 64,
+        exemptCidrs: [],
         endpoints: { registerRps: 1, resolveRps: 3, checkUserRps: 10 },
       },
       tls: null,
@@ -510,6 +511,11 @@ describe("storage", () => {
     refuse(redis('tls = "yes"'), /storage\.tls must be/);
   });
 
+  it("reads rate_limit.exempt_cidrs and refuses what is not an address or subnet", () => {
+    expect(parseConfig(http("", '[rate_limit]\nexempt_cidrs = ["10.1.0.0/16", "::1"]')).rateLimit.exemptCidrs).toEqual(["10.1.0.0/16", "::1"]);
+    refuse(http("", '[rate_limit]\nexempt_cidrs = ["localhost"]'), /rate_limit\.exempt_cidrs\[0\] must be an IP address or CIDR subnet/);
+  });
+
   it("reads a cluster, IPv6 nodes without brackets", () => {
     const c = parseConfig(http("", '[storage]\nkind = "redis"\ncluster_nodes = ["10.0.0.1:7000", "[::1]:7001", "redis-2:7002"]'));
     expect(c.storage.clusterNodes).toEqual([
@@ -725,15 +731,17 @@ describe("keygenToml", () => {
 });
 
 describe("developmentConfig", () => {
-  it("is plain HTTP on 127.0.0.1:8443 with a memory store and otherwise the defaults", () => {
+  it("is plain HTTP on 127.0.0.1:8443 with a memory store, loopback exempt from rate limits, and otherwise the defaults", () => {
     const { config, pepperHex, kidHex, privateKeyHex } = developmentConfig();
     const defaults = parseConfig(http());
     expect(config.mode).toBe("http");
     expect(config.address).toEqual({ host: "127.0.0.1", port: 8443 });
     expect(config.tls).toBeNull();
     expect(config.storage.kind).toBe("memory");
-    const { envelope: _e1, address: _a1, ...rest } = config;
-    const { envelope: _e2, address: _a2, ...defaultRest } = defaults;
+    // A developer's curl calls never get them banned.
+    expect(config.rateLimit).toEqual({ ...defaults.rateLimit, exemptCidrs: ["127.0.0.0/8", "::1"] });
+    const { envelope: _e1, address: _a1, rateLimit: _r1, ...rest } = config;
+    const { envelope: _e2, address: _a2, rateLimit: _r2, ...defaultRest } = defaults;
     expect(rest).toEqual(defaultRest);
     expect(hexOf(config.envelope.pepper)).toBe(pepperHex);
     expect(config.envelope.keys).toHaveLength(1);

@@ -3,7 +3,7 @@ import { Cluster, Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Config, RateLimitConfig } from "../src/config/config.js";
-import { developmentConfig } from "../src/config/generate.js";
+import { developmentConfig, initConfigToml } from "../src/config/generate.js";
 import type { RateScope } from "../src/wire/domain.js";
 import { RegistryError } from "../src/wire/errors.js";
 import {
@@ -15,6 +15,7 @@ import {
 } from "../src/guard/rateLimit.js";
 import { startRedisCluster, type RedisCluster } from "./helpers/redisCluster.js";
 import { startRedis, type RedisServer } from "./helpers/redisServer.js";
+import { startRegistry } from "./helpers/registry.js";
 
 type Over = Partial<Omit<RateLimitConfig, "endpoints">> & { endpoints?: Partial<RateLimitConfig["endpoints"]> };
 
@@ -26,6 +27,7 @@ function rl(over: Over = {}): RateLimitConfig {
     banSeconds: 0,
     replicas: 1,
     ipv6PrefixLength: 64,
+    exemptCidrs: [],
     ...over,
     endpoints: { registerRps: 1, resolveRps: 3, checkUserRps: 10, ...over.endpoints },
   };
@@ -303,6 +305,25 @@ describe("redis rate limiter (private redis-server, real time)", () => {
     expect(await admitted(off, "5.5.5.3", 5)).toBe(5);
   });
 
+  it("exempt_cidrs: listed client addresses (v4 and v6 subnets) spend nothing, on Redis and in memory; others are limited", async () => {
+    const base = developmentConfig().config;
+    const prefix = uniquePrefix();
+    const config: Config = {
+      ...base,
+      rateLimit: rl({ burst: 2, exemptCidrs: ["127.0.0.0/8", "::1", "2001:db8:5::/48"] }),
+      storage: { ...base.storage, keyPrefix: prefix },
+    };
+    for (const limiter of [rateLimiterFor(config, await own()), rateLimiterFor(config, null)]) {
+      expect(await admitted(limiter, "127.0.0.1", 20, "register")).toBe(20);
+      expect(await admitted(limiter, "127.9.9.9", 20, "check_user")).toBe(20);
+      expect(await admitted(limiter, "::1", 20, "resolve")).toBe(20);
+      expect(await admitted(limiter, "2001:db8:5:1::7", 20, "resolve")).toBe(20);
+      expect(await admitted(limiter, "2001:db8:6::7", 5, "check_user")).toBe(2);
+      expect(await admitted(limiter, "unknown", 5, "check_user")).toBe(2);
+    }
+    expect(await a.keys(`${prefix}rl:{127*`)).toEqual([]);
+  });
+
   it("admits everything when disabled, without touching Redis", async () => {
     const prefix = uniquePrefix();
     const l = createRedisRateLimiter(rl({ enabled: false, burst: 1 }), await own(), { keyPrefix: prefix });
@@ -521,5 +542,19 @@ describe("redis rate limiter during an outage", () => {
     expect(await attempt(l, "9.9.9.9")).toBeNull(); // the second token
     expect(await attempt(l, "9.9.9.9")).not.toBeNull();
     await hang;
+  });
+});
+
+describe("development configs do not ban their developer", () => {
+  // (The zero-config `npm start` has the same exempt_cidrs: test/config.test.ts.)
+  it("a registry on `init`'s config answers 40 quick calls from loopback without a 429", async () => {
+    const reg = await startRegistry(initConfigToml());
+    try {
+      const handle = "ab".repeat(32);
+      const statuses = await Promise.all(Array.from({ length: 40 }, () => fetch(`${reg.url}/check_user/${handle}`).then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([200]));
+    } finally {
+      await reg.stop();
+    }
   });
 });

@@ -37,6 +37,8 @@ export interface RateLimitConfig {
   readonly banSeconds: number;
   /** How many replicas share the Redis budget; the in-memory fallback used during a Redis outage gets 1/replicas of each limit. */
   readonly replicas: number;
+  /** Client addresses (after trusted_proxies) never limited: IPs or CIDR subnets, e.g. a developer's loopback. */
+  readonly exemptCidrs: readonly string[];
   readonly endpoints: {
     readonly registerRps: number;
     readonly resolveRps: number;
@@ -160,6 +162,7 @@ const DEFAULTS = {
     ban_seconds: 300,
     replicas: 1,
     ipv6_prefix_length: 64,
+    exempt_cidrs: [],
     endpoints: { register_rps: 1, resolve_rps: 3, check_user_rps: 10 },
   },
   storage: {
@@ -338,7 +341,7 @@ function deepFreeze<T>(v: T): T {
 
 function readRateLimit(v: unknown): RateLimitConfig {
   const d = DEFAULTS.rate_limit;
-  const t = table(v, "rate_limit", ["enabled", "per_ip_rps", "burst", "ban_seconds", "replicas", "ipv6_prefix_length", "endpoints"]);
+  const t = table(v, "rate_limit", ["enabled", "per_ip_rps", "burst", "ban_seconds", "replicas", "ipv6_prefix_length", "endpoints", "exempt_cidrs"]);
   const e = table(t.endpoints, "rate_limit.endpoints", Object.keys(d.endpoints));
   return {
     enabled: bool(t.enabled, "rate_limit.enabled", d.enabled),
@@ -348,6 +351,7 @@ function readRateLimit(v: unknown): RateLimitConfig {
     banSeconds: int(t.ban_seconds, "rate_limit.ban_seconds", d.ban_seconds, 0, MAX_SECONDS),
     replicas: int(t.replicas, "rate_limit.replicas", d.replicas, 1, MAX_SAFE),
     ipv6PrefixLength: int(t.ipv6_prefix_length, "rate_limit.ipv6_prefix_length", d.ipv6_prefix_length, 1, 128),
+    exemptCidrs: array(t.exempt_cidrs, "rate_limit.exempt_cidrs", d.exempt_cidrs).map((e, i) => proxyEntry(e, `rate_limit.exempt_cidrs[${i}]`)),
     endpoints: {
       registerRps: int(e.register_rps, "rate_limit.endpoints.register_rps", d.endpoints.register_rps, 1, MAX_SAFE),
       resolveRps: int(e.resolve_rps, "rate_limit.endpoints.resolve_rps", d.endpoints.resolve_rps, 1, MAX_SAFE),

@@ -66,6 +66,13 @@ export function initConfigToml(): string {
     'address = "127.0.0.1:8443"',
     'mode = "http"',
     "",
+    "[rate_limit]",
+    "# Requests from these addresses are never rate limited, so trying the registry",
+    "# from this machine (curl, enigma-registry) does not ban you. Remove them once",
+    "# the registry faces a network (and never list a proxy's address: every client",
+    "# behind it would be exempt).",
+    'exempt_cidrs = ["127.0.0.0/8", "::1"]',
+    "",
     "[storage]",
     '# "memory": one process, lost on stop. For replicas sharing one truth:',
     '# kind = "redis" with url = "redis://127.0.0.1:6379".',
@@ -78,6 +85,6 @@ export function initConfigToml(): string {
 /** For `npm start` without a config: plain HTTP on 127.0.0.1:8443, memory store, fresh random keys. */
 export function developmentConfig(): { config: Config; pepperHex: string; kidHex: string; privateKeyHex: string } {
   const { toml, ...secrets } = randomEnvelope();
-  const text = `mode = "http"\naddress = "127.0.0.1:8443"\n\n[storage]\nkind = "memory"\n\n${toml}`;
+  const text = `mode = "http"\naddress = "127.0.0.1:8443"\n\n[rate_limit]\nexempt_cidrs = ["127.0.0.0/8", "::1"]\n\n[storage]\nkind = "memory"\n\n${toml}`;
   return { config: parseConfig(text), ...secrets };
 }

@@ -41,12 +41,25 @@ export function parseForwardedEntry(raw: string): string | null {
   return isIP(s) === 0 ? null : normalizeIp(s);
 }
 
-/** Parses one trusted_proxies entry (`IP` or `IP/prefix`) into `list`; throws on anything else. */
-function addProxy(list: BlockList, entry: string): void {
+/** A BlockList of `IP` or `IP/prefix` entries (trusted_proxies, rate_limit.exempt_cidrs); throws on anything else. */
+export function addressList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) addEntry(list, entry);
+  return list;
+}
+
+/** Whether `ip` (as ClientIpResolver resolves it; "unknown" when there is no peer) is in `list`. */
+export function listed(list: BlockList, ip: string): boolean {
+  const family = isIP(ip);
+  return family !== 0 && list.check(ip, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** Parses one entry (`IP` or `IP/prefix`) into `list`; throws on anything else. */
+function addEntry(list: BlockList, entry: string): void {
   const slash = entry.indexOf("/");
   const addr = normalizeIp((slash < 0 ? entry : entry.slice(0, slash)).trim());
   const family = isIP(addr);
-  if (family === 0) throw new Error(`trusted_proxies: not an IP address or CIDR: ${entry}`);
+  if (family === 0) throw new Error(`not an IP address or CIDR: ${entry}`);
   const type = family === 4 ? "ipv4" : "ipv6";
   if (slash < 0) {
     list.addAddress(addr, type);
@@ -55,7 +68,7 @@ function addProxy(list: BlockList, entry: string): void {
   const bits = entry.slice(slash + 1).trim();
   const prefix = Number(bits);
   if (!/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) {
-    throw new Error(`trusted_proxies: bad prefix length in ${entry}`);
+    throw new Error(`bad prefix length in ${entry}`);
   }
   list.addSubnet(addr, prefix, type);
 }
@@ -68,9 +81,7 @@ export class ClientIpResolver {
       this.trusted = null;
       return;
     }
-    const list = new BlockList();
-    for (const entry of trustedProxies) addProxy(list, entry);
-    this.trusted = list;
+    this.trusted = addressList(trustedProxies);
   }
 
   /**

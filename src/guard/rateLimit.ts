@@ -12,8 +12,9 @@
 // This module chooses between them.
 import type { Cluster, Redis } from "ioredis";
 import type { Config } from "../config/config.js";
+import { addressList, listed } from "./clientIp.js";
 import { rateLimitKey } from "./clientKey.js";
-import { NO_LIMIT, type RateLimiter } from "./rateLimit/limiter.js";
+import { NO_LIMIT, RESOLVED, type RateLimiter } from "./rateLimit/limiter.js";
 import { createMemoryRateLimiter } from "./rateLimit/memoryLimiter.js";
 import { createRedisRateLimiter } from "./rateLimit/redisLimiter.js";
 
@@ -38,7 +39,14 @@ export function rateLimiterFor(
           replicas: opts.replicas ?? config.rateLimit.replicas,
         })
       : createMemoryRateLimiter(config.rateLimit, opts.now ? { now: opts.now } : {});
-  return keyedByClient(limiter, config.rateLimit.ipv6PrefixLength);
+  return exempting(config.rateLimit.exemptCidrs, keyedByClient(limiter, config.rateLimit.ipv6PrefixLength));
+}
+
+/** rate_limit.exempt_cidrs: listed client addresses pass without spending a token. */
+function exempting(cidrs: readonly string[], limiter: RateLimiter): RateLimiter {
+  if (cidrs.length === 0) return limiter;
+  const exempt = addressList(cidrs);
+  return { consume: (ip, scope) => (listed(exempt, ip) ? RESOLVED : limiter.consume(ip, scope)) };
 }
 
 /** Every limiter counts clients by rateLimitKey: one place for the memory and the Redis buckets. */

@@ -11,7 +11,7 @@ import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, LOG_FORMATS, type LogFormat, loadConfigFile } from "./config/config.js";
-import { developmentConfig, initConfigToml, keygenToken, keygenToml } from "./config/generate.js";
+import { developmentConfig, initConfigToml, keygenEnvelopeKeyToml, keygenToken, keygenToml } from "./config/generate.js";
 import { LOG_LEVELS, type LogLevel, isLogLevel } from "./config/logLevel.js";
 import { stdoutLogger } from "./ops/log.js";
 import { registryVersion } from "./ops/version.js";
@@ -30,6 +30,8 @@ const USAGE = `usage:
   enigma-node-registry init [FILE]                           write a config that starts as it is (default FILE: registry.toml):
                                                              loopback, plain HTTP, memory store, fresh pepper and key
   enigma-node-registry keygen                                print a new [envelope] TOML block (pepper and key)
+  enigma-node-registry keygen envelope-key                   print one new [[envelope.keys]] entry (active) and nothing else,
+                                                             to add to a config when rotating (keeps the pepper)
   enigma-node-registry keygen token                          print a new bearer token for [access] and its config line
   enigma-node-registry keygen transparency ORIGIN            print a new [transparency] block for the log named ORIGIN
                                                              (e.g. registry.example.com/log): signing key, VRF key
@@ -235,6 +237,7 @@ async function main(argv: string[]): Promise<void> {
   if (positionals[0] === "keygen") {
     if (positionals[1] === "token" && positionals.length === 2) process.stdout.write(keygenToken());
     else if (positionals[1] === "transparency" && positionals.length <= 3) process.stdout.write(keygenTransparencyToml(positionals[2]));
+    else if (positionals[1] === "envelope-key" && positionals.length === 2) process.stdout.write(keygenEnvelopeKeyToml());
     else if (positionals.length === 1) process.stdout.write(keygenToml());
     else throw new ConfigError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
     return;

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/config.js";
 import { runCli, startCli, stopAllClis, writeConfig } from "./helpers/cli.js";
-import { testToml } from "./helpers/registry.js";
+import { startRegistry, testToml } from "./helpers/registry.js";
 
 afterAll(stopAllClis);
 
@@ -48,6 +48,28 @@ describe("CLI", () => {
     const stray = runCli(["--dry-run"]);
     expect(stray.status).toBe(1);
     expect(stray.stderr).toContain("--dry-run is for compact-storage");
+  }, 30_000);
+
+  it("keygen envelope-key prints one active key entry and no pepper; placed first, it becomes the sealing key", async () => {
+    const r = runCli(["keygen", "envelope-key"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toContain("pepper");
+    expect(r.stdout.match(/^\[\[envelope\.keys\]\]$/gm)).toHaveLength(1);
+    const kid = /^kid_hex = "([0-9a-f]{16})"$/m.exec(r.stdout)?.[1];
+    // Rotation step 1 on a config written by init: the new entry above the old one, the old one retired.
+    const old = runCli(["keygen"]).stdout.replace(/^active = true$/m, "active = false\nnot_after_epoch_ms = 4102444800000");
+    const at = old.search(/^\[\[envelope\.keys\]\]$/m);
+    const [head, oldKey] = [old.slice(0, at), old.slice(at + "[[envelope.keys]]".length)];
+    const config = parseConfig(`mode = "http"\naddress = "127.0.0.1:0"\n${head}${r.stdout}\n[[envelope.keys]]${oldKey}`);
+    expect(config.envelope.keys.map((k) => k.kidHex)).toEqual([kid, expect.any(String)]);
+    expect(config.envelope.keys.map((k) => k.active)).toEqual([true, false]);
+    const reg = await startRegistry(`mode = "http"\naddress = "127.0.0.1:0"\n${head}${r.stdout}\n[[envelope.keys]]${oldKey}`);
+    try {
+      const key = (await (await fetch(`${reg.url}/envelope_pubkey`)).json()) as { kid_hex: string };
+      expect(key.kid_hex).toBe(kid);
+    } finally {
+      await reg.stop();
+    }
   }, 30_000);
 
   it("keygen prints an [envelope] block that loads", () => {

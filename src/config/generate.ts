@@ -7,20 +7,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { type Config, parseConfig } from "./config.js";
 
-/** A fresh random `[envelope]` block: pepper plus one active key. */
-function randomEnvelope(): { toml: string; pepperHex: string; kidHex: string; privateKeyHex: string } {
-  const pepperHex = randomBytes(32).toString("hex");
+/** A fresh random `[[envelope.keys]]` entry, active. */
+function randomKey(): { toml: string; kidHex: string; privateKeyHex: string } {
   const kidHex = randomBytes(8).toString("hex");
   const privateKey = randomBytes(32);
   const publicKeyHex = Buffer.from(x25519.getPublicKey(new Uint8Array(privateKey))).toString("hex");
   const privateKeyHex = privateKey.toString("hex");
   const toml = [
-    "[envelope]",
-    "# Network secret shared with clients: they need it to open envelopes.",
-    `pepper_hex = "${pepperHex}"`,
-    "",
-    "# To rotate, add a new [[envelope.keys]] with active = true above this one,",
-    "# and give this one a not_after_epoch_ms.",
     "[[envelope.keys]]",
     `# public key: ${publicKeyHex}`,
     `kid_hex = "${kidHex}"`,
@@ -28,7 +21,33 @@ function randomEnvelope(): { toml: string; pepperHex: string; kidHex: string; pr
     "active = true",
     "",
   ].join("\n");
-  return { toml, pepperHex, kidHex, privateKeyHex };
+  return { toml, kidHex, privateKeyHex };
+}
+
+/** A fresh random `[envelope]` block: pepper plus one active key. */
+function randomEnvelope(): { toml: string; pepperHex: string; kidHex: string; privateKeyHex: string } {
+  const pepperHex = randomBytes(32).toString("hex");
+  const key = randomKey();
+  const toml = [
+    "[envelope]",
+    "# Network secret shared with clients: they need it to open envelopes.",
+    `pepper_hex = "${pepperHex}"`,
+    "",
+    "# To rotate, add a new [[envelope.keys]] with active = true above this one",
+    "# (`enigma-node-registry keygen envelope-key`), and give this one",
+    "# active = false and a not_after_epoch_ms.",
+    key.toml,
+  ].join("\n");
+  return { toml, pepperHex, kidHex: key.kidHex, privateKeyHex: key.privateKeyHex };
+}
+
+/**
+ * `keygen envelope-key`: one new `[[envelope.keys]]` entry and nothing else,
+ * to add to an existing config (never a new pepper: that would change the
+ * network's handles).
+ */
+export function keygenEnvelopeKeyToml(): string {
+  return randomKey().toml;
 }
 
 /** A ready `[envelope]` TOML block with a random pepper and one random active key. */

@@ -24,6 +24,7 @@ import { Keyring } from "./crypto/keyring.js";
 import { batchLimits } from "./config/limits.js";
 import { type Logger, logInternalError, stdoutLogger } from "./ops/log.js";
 import { Metrics } from "./ops/metrics.js";
+import { type ReloadMetrics, registerReloadMetrics } from "./ops/reloadMetrics.js";
 import { requestObserver } from "./ops/observe.js";
 import { registerStatusMetrics } from "./ops/statusMetrics.js";
 import { registryVersion } from "./ops/version.js";
@@ -68,6 +69,16 @@ export interface App {
   readonly logger: Logger;
   /** Settles once storage is usable; rejects with StorageSetupError on a setting to fix (see openStore). */
   readonly storageReady: Promise<void>;
+  /**
+   * Applies a reloaded config's live parts (config/reload.ts says which; check
+   * restartNeededFor first): envelope keys, [access], [rate_limit], [cors],
+   * [pow], the Redis password file, the log level. Calls in flight finish
+   * with what they started with. (The TLS files are the listener's: see
+   * server.ts.) Throws, changing nothing, if the new keys cannot be loaded.
+   */
+  reconfigure(next: Config): void;
+  /** Counts reloads by result and keeps the config's load time (metrics and status page). */
+  readonly reloads: ReloadMetrics;
   /** Start of shutdown: readiness and health turn NOT_SERVING, Health/Watch streams end. */
   beginShutdown(): void;
   /** Closes the store (and with it the Redis client the rate limiter shares): call after the listener closed. */
@@ -97,7 +108,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     logConfig === null || logStore === null ? null : transparencyRuntime(logStore, logConfig, { metrics, logger, now });
   for (const warning of transparencyWarnings(logConfig)) logger.warn(`WARNING: ${warning}`);
   const redis = opened.redis;
-  const keyring = new Keyring(config.envelope.keys, config.crypto.x25519Threads);
+  let live = config;
+  let keyring = new Keyring(config.envelope.keys, config.crypto.x25519Threads);
+  // Keyrings a reload replaced, closed once the calls that hold them are done.
+  const retired = new Set<Keyring>();
   const registry = new Registry({
     config,
     store,
@@ -111,7 +125,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const onInternalError = (err: unknown): void => logInternalError(logger, err);
   const observer = requestObserver(metrics, logger);
   const health = new HealthMonitor(store, opts.healthPollMs);
-  registerStatusMetrics(metrics, { version: registryVersion(), envelopeKeys: config.envelope.keys, readiness: health });
+  registerStatusMetrics(metrics, { version: registryVersion(), envelopeKeys: () => live.envelope.keys, readiness: health });
+  const reloads = registerReloadMetrics(metrics, now());
   const reflection = new Reflection(
     [RegistryService.typeName, Health.typeName, ...REFLECTION_SERVICES],
     [file_enigma_registry_v1_registry, file_grpc_health_v1_health, ...REFLECTION_FILES],
@@ -170,18 +185,41 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       logger.debug({ event, code: (err as NodeJS.ErrnoException).code, message: err.message }, "transport error");
     },
   };
+  // CORS outside everything else: preflights never reach connect-node or the registry.
+  let cors = withCors(config.cors, handler);
+  const outermost: RequestHandler = (req, res) => cors(req, res);
   transparency?.start();
   return {
     transparency,
     storageReady: opened.ready,
-    // CORS outside everything else: preflights never reach connect-node or the registry.
-    handler: Object.assign(withCors(config.cors, handler), { claimStream, transportEvents }),
+    handler: Object.assign(outermost, { claimStream, transportEvents }),
     opsHandler: opsOnly({ health, metrics, log: logger, serveMetrics: true }),
     registry,
     store: opened.store,
     health,
     metrics,
     logger,
+    reloads,
+    reconfigure(next) {
+      const nextKeyring = new Keyring(next.envelope.keys, next.crypto.x25519Threads);
+      const previous = registry.reconfigure({
+        config: next,
+        rateLimiter: rateLimiterFor(next, redis, { replicas: next.rateLimit.replicas }),
+        pow: new PowGuard(next.pow, store, { now }),
+        keyring: nextKeyring,
+      });
+      keyring = nextKeyring;
+      cors = withCors(next.cors, handler);
+      logger.level = next.log.level;
+      opened.updatePassword(next.storage);
+      live = next;
+      retired.add(previous);
+      // No call runs longer than its deadline (30 s at most): then the old ring's threads can go.
+      setTimeout(() => {
+        retired.delete(previous);
+        void previous.close();
+      }, RETIRED_KEYRING_MS).unref();
+    },
     beginShutdown() {
       health.beginShutdown();
     },
@@ -189,10 +227,12 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       health.beginShutdown();
       await transparency?.stop();
       await store.close();
-      await keyring.close();
+      await Promise.all([keyring, ...retired].map((k) => k.close()));
     },
   };
 }
+
+const RETIRED_KEYRING_MS = 60_000;
 
 /** Paths connect-node serves: the services' methods (`/<package>.<Service>/<Method>`). */
 const RPC_PREFIXES = [`/${RegistryService.typeName}/`, `/${Health.typeName}/`, "/grpc.reflection."];

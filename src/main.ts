@@ -9,14 +9,15 @@ import { writeFileSync } from "node:fs";
 import http from "node:http";
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
-import { createApp } from "./app.js";
+import { type App, createApp } from "./app.js";
 import { type Config, ConfigError, LOG_FORMATS, type LogFormat, loadConfigFile } from "./config/config.js";
 import { developmentConfig, initConfigToml, keygenEnvelopeKeyToml, keygenToken, keygenToml } from "./config/generate.js";
 import { LOG_LEVELS, type LogLevel, isLogLevel } from "./config/logLevel.js";
-import { stdoutLogger } from "./ops/log.js";
+import { type Logger, stdoutLogger } from "./ops/log.js";
 import { registryVersion } from "./ops/version.js";
-import { listen } from "./server.js";
-import { loadTlsMaterial } from "./config/tlsFiles.js";
+import { type Listening, listen } from "./server.js";
+import { type TlsMaterial, loadTlsMaterial } from "./config/tlsFiles.js";
+import { restartNeededFor } from "./config/reload.js";
 import { keygenTransparencyToml } from "./config/keygenTransparency.js";
 import { compactLegacyIdentities } from "./commands/compactStorage.js";
 import { createProgress } from "./commands/progress.js";
@@ -142,6 +143,44 @@ async function compactStorage(configPath: string | undefined, dryRun: boolean): 
   }
 }
 
+/**
+ * SIGHUP: re-reads the config and applies it whole, or refuses it whole (the
+ * running config stays) with a log line saying why. Returns the config now
+ * running, or null when nothing changed.
+ */
+function reloadConfig(path: string, current: Config, logger: Logger, app: App, server: Listening): Config | null {
+  let next: Config;
+  let material: TlsMaterial | null;
+  try {
+    next = loadConfigFile(path);
+    material = next.mode === "tls" && next.tls !== null ? loadTlsMaterial(next.tls) : null;
+    if (next.storage.kind === "redis") loadRedisCredentials(next.storage);
+  } catch (err) {
+    app.reloads.reloaded("invalid");
+    logger.error(`config reload refused, the running config stays: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
+  }
+  const restart = restartNeededFor(current, next);
+  if (restart.length > 0) {
+    app.reloads.reloaded("restart_needed");
+    logger.error(`config reload refused, the running config stays: restart needed for ${restart.join(", ")}`);
+    return null;
+  }
+  try {
+    app.reconfigure(next);
+    if (material !== null) server.setTlsMaterial(material);
+  } catch (err) {
+    app.reloads.reloaded("failed");
+    logger.error({ err }, "config reload failed while applying it");
+    return null;
+  }
+  app.reloads.reloaded("ok");
+  // A plain line like the announce line: seen whatever the new log level is.
+  process.stdout.write(`enigma-node-registry config reloaded from ${path}\n`);
+  logger.info({ config: path }, "config reloaded");
+  return next;
+}
+
 async function run(configPath: string | undefined, logLevel: LogLevel | undefined, logFormat: LogFormat | undefined): Promise<void> {
   const config = configPath === undefined ? devConfig() : loadConfigFile(configPath);
   const logger = stdoutLogger(logLevel ?? config.log.level, logFormat ?? config.log.format);
@@ -156,6 +195,9 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
   };
   process.once("SIGINT", stopEarly);
   process.once("SIGTERM", stopEarly);
+  // SIGHUP's default action ends the process: until the reload below is in place, it is noted and ignored.
+  const hupTooEarly = (): void => logger.warn("SIGHUP during start-up: ignored (send it again once listening)");
+  process.on("SIGHUP", hupTooEarly);
   // The listener comes up while Redis may still be unreachable: liveness 200,
   // readiness 503 and calls 503 until it is usable.
   const app = await createApp(config, { logger, waitForStorage: false });
@@ -179,6 +221,18 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
 
   process.off("SIGINT", stopEarly);
   process.off("SIGTERM", stopEarly);
+  process.off("SIGHUP", hupTooEarly);
+  let current = config;
+  process.on("SIGHUP", () => {
+    if (configPath === undefined) {
+      logger.warn("SIGHUP: no --config to reload; the development config stays");
+      return;
+    }
+    const next = reloadConfig(configPath, current, logger, app, server);
+    if (next === null) return;
+    current = next;
+    if (logLevel !== undefined) logger.level = logLevel; // --log-level still wins over [log] level
+  });
   const stop = (signal: string): void => {
     if (stopping) return; // tsx relays signals, so one Ctrl-C can arrive twice
     stopping = true;

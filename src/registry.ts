@@ -41,15 +41,24 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
+/** What a reload (SIGHUP) may change while calls run; the rest needs a restart (config/reload.ts). */
+export interface LiveParts {
+  readonly config: Config;
+  readonly rateLimiter: RateLimiter;
+  readonly pow: PowGuard;
+  readonly keyring: Keyring;
+}
+
 export class Registry {
-  private readonly config: Config;
+  // Swapped whole by reconfigure(); a call reads each once where it matters (the keyring).
+  private config: Config;
   private readonly store: Store;
-  private readonly limiter: RateLimiter;
-  private readonly powGuard: PowGuard;
-  private readonly keyring: Keyring;
+  private limiter: RateLimiter;
+  private powGuard: PowGuard;
+  private keyring: Keyring;
   private readonly now: () => number;
   private readonly pepper: Uint8Array;
-  private readonly access: AccessPolicy;
+  private access: AccessPolicy;
   /** Null while the transparency log is off. */
   readonly transparency: TransparencyService | null;
 
@@ -63,6 +72,21 @@ export class Registry {
     this.pepper = deps.config.envelope.pepper;
     this.access = new AccessPolicy(deps.config.access);
     this.transparency = deps.transparency ?? null;
+  }
+
+  /**
+   * A reloaded config's live parts: calls from now on use them, calls in
+   * flight finish with what they started with. Returns the keyring replaced,
+   * for the caller to close once those calls are done.
+   */
+  reconfigure(next: LiveParts): Keyring {
+    const previous = this.keyring;
+    this.config = next.config;
+    this.limiter = next.rateLimiter;
+    this.powGuard = next.pow;
+    this.keyring = next.keyring;
+    this.access = new AccessPolicy(next.config.access);
+    return previous;
   }
 
   /** Throws UNAUTHORIZED unless the caller may sync or add nodes ([access]); the operations check it too. */
@@ -105,8 +129,9 @@ export class Registry {
 
   async register(ctx: CallContext, handle: UserId, envelope: IdentityEnvelope): Promise<void> {
     await this.limiter.consume(ctx.clientIp, "register");
-    const key = this.keyring.forRegister(bytesToHex(envelope.kid), this.now());
-    const shared = await this.keyring.sharedSecret(key, envelope.senderPubkey);
+    const keyring = this.keyring; // one ring for the whole call, across a reload
+    const key = keyring.forRegister(bytesToHex(envelope.kid), this.now());
+    const shared = await keyring.sharedSecret(key, envelope.senderPubkey);
     const plaintext = openWithShared(shared, this.pepper, handle, envelope);
     const identity = parseIdentityPlaintext(plaintext);
     if (!sameBytes(identity.userId, handle)) throw invalidInput("handle does not match identity");
@@ -118,8 +143,9 @@ export class Registry {
   async resolve(ctx: CallContext, handle: UserId, requesterPubkey: Uint8Array): Promise<IdentityEnvelope | null> {
     const identityJson = await this.guardedRead(ctx, "resolve", this.store.getIdentity, handle);
     if (identityJson === null) return null;
-    const key = this.keyring.active(this.now());
-    const shared = await this.keyring.sharedSecret(key, requesterPubkey);
+    const keyring = this.keyring; // one ring for the whole call, across a reload
+    const key = keyring.active(this.now());
+    const shared = await keyring.sharedSecret(key, requesterPubkey);
     return sealWithShared(shared, key.kid, key.pair.publicKey, this.pepper, handle, Buffer.from(identityJson, "utf8"));
   }
 
@@ -192,8 +218,9 @@ export class Registry {
     const log = this.log();
     const found = await this.guardedRead(ctx, "resolve", (blind, userId) => log.proofFor(blind, userId), handle);
     if (found === null) return null;
-    const key = this.keyring.active(this.now());
-    const shared = await this.keyring.sharedSecret(key, requesterPubkey);
+    const keyring = this.keyring; // one ring for the whole call, across a reload
+    const key = keyring.active(this.now());
+    const shared = await keyring.sharedSecret(key, requesterPubkey);
     const plaintext = Buffer.from(found.identityJson, "utf8");
     return { envelope: sealWithShared(shared, key.kid, key.pair.publicKey, this.pepper, handle, plaintext), proof: found.proof };
   }

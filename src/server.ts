@@ -10,7 +10,7 @@ import net from "node:net";
 import type { Config } from "./config/config.js";
 import type { RequestHandler } from "./adapters/http.js";
 import { DEFAULT_TIMEOUTS, MAX_CONCURRENT_STREAMS, MAX_REQUESTS_PER_SOCKET, type Timeouts } from "./config/limits.js";
-import { loadTlsMaterial } from "./config/tlsFiles.js";
+import { type TlsMaterial, loadTlsMaterial } from "./config/tlsFiles.js";
 import { ClientIpResolver } from "./guard/clientIp.js";
 import { AddressSlots } from "./transport/addressSlots.js";
 import { answerInOrder } from "./transport/answerInOrder.js";
@@ -26,6 +26,8 @@ export interface Listening {
   readonly port: number;
   /** Stops accepting, lets in-flight requests finish (up to drainMs), then closes every connection. */
   close(drainMs?: number): Promise<void>;
+  /** A reload's certificate, key and client CA: new handshakes use them, open connections keep theirs (tls mode). */
+  setTlsMaterial(material: TlsMaterial): void;
 }
 
 export interface ListenOptions {
@@ -136,6 +138,9 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
   let h2: http2.Http2Server | http2.Http2SecureServer;
   // Whatever serves HTTP/1.1 (the secure server itself in tls mode).
   let h1: { closeIdleConnections(): void; close(): unknown; emit(event: "listening"): boolean };
+  let setTlsMaterial = (_: TlsMaterial): void => {
+    throw new Error("the registry runs in http mode: it has no TLS material to replace");
+  };
 
   if (config.mode === "tls") {
     if (config.tls === null) throw new Error("tls mode needs a [tls] table");
@@ -158,6 +163,7 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
     h1 = secure as unknown as typeof h1;
     h2 = secure;
     outer = secure;
+    setTlsMaterial = (m) => secure.setSecureContext({ cert: m.cert, key: m.key, ...(m.ca === undefined ? {} : { ca: m.ca }) });
     secure.on("secureConnection", (socket: import("node:tls").TLSSocket) => {
       if (socket.alpnProtocol !== "h2") stalls.watch(socket);
     });
@@ -209,6 +215,7 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
   const scheme = config.mode === "tls" ? "https" : "http";
   return {
     url: `${scheme}://${formatHost(host)}:${bound}`,
+    setTlsMaterial: (m) => setTlsMaterial(m),
     port: bound,
     async close(drainMs = 10_000): Promise<void> {
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));

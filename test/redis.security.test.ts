@@ -151,7 +151,7 @@ describe("a single TLS-only Redis with an ACL user", () => {
     expect(lines.at(-1)).toMatch(/^storage: Redis refused the credentials \(WRONGPASS.*\); check storage\.username and storage\.password_file/);
   });
 
-  test("a password rotated on the Redis side while running: 503, one log line a minute, counted", { timeout: 30_000 }, async () => {
+  test("a password rotated on the Redis side while running: 503, one log line a minute, counted; a reload with the new one ends it", { timeout: 30_000 }, async () => {
     // A user of its own, so the other tests' connections are not touched.
     const user = `rotating-${Math.random().toString(36).slice(2, 8)}`;
     await adminCli(certs, redis.port, "ACL", "SETUSER", user, "on", ">before", `~${prefix}*`, "resetchannels", "+@all", "-@dangerous", "+info");
@@ -176,8 +176,9 @@ describe("a single TLS-only Redis with an ACL user", () => {
         const metrics = await (await fetch(`${reg.url}/metrics`)).text();
         return Number(/enigma_storage_problems_total\{kind="auth"\} (\d+)/.exec(metrics)?.[1]) >= 1;
       }, 10_000);
-      // The client keeps trying: once the password is the one the registry holds again, it serves.
-      await adminCli(certs, redis.port, "ACL", "SETUSER", user, "resetpass", ">before");
+      // A reload (what SIGHUP does) with the new password in the file: the client's next reconnect uses it.
+      writeFileSync(path.join(certs.dir, `pw-${user}`), "after\n");
+      reg.app.reconfigure(parseConfig(redisToml({ storage: lines })));
       await until(async () => (await fetch(`${reg.url}/register`, { method: "POST", headers: { ...JSON_HEADERS, ...from() }, body: r.body })).status === 200, 10_000);
       const logged = reg.logs.filter((l) => l.includes("Redis refused the credentials"));
       expect(logged).toHaveLength(1);

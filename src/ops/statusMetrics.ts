@@ -16,7 +16,8 @@ export interface Readiness {
 export interface StatusSources {
   /** The registry's version (ops/version.ts). */
   readonly version: string;
-  readonly envelopeKeys: readonly EnvelopeKeyConfig[];
+  /** The envelope keys now (a reload replaces them). */
+  readonly envelopeKeys: () => readonly EnvelopeKeyConfig[];
   readonly readiness: Readiness;
 }
 
@@ -33,24 +34,28 @@ export function registerStatusMetrics(metrics: Metrics, sources: StatusSources):
   readinessGauges(registers, sources.readiness);
 }
 
-/** The keys are fixed for the life of the process, so these are set once. */
-function envelopeKeyGauges(registers: Registry[], keys: readonly EnvelopeKeyConfig[]): void {
-  const expiry = new Gauge({
+/** Read at scrape time: a reload (SIGHUP) may add, retire or remove keys. */
+function envelopeKeyGauges(registers: Registry[], keys: () => readonly EnvelopeKeyConfig[]): void {
+  new Gauge({
     name: "enigma_envelope_key_expiry_timestamp_seconds",
     help: "When an envelope key expires (not_after_epoch_ms, in Unix seconds); keys without an expiry have no series",
     labelNames: ["kid"],
     registers,
+    collect() {
+      this.reset();
+      for (const key of keys()) if (key.notAfterEpochMs !== null) this.set({ kid: key.kidHex }, key.notAfterEpochMs / 1000);
+    },
   });
-  const active = new Gauge({
+  new Gauge({
     name: "enigma_envelope_key_active",
     help: "1 for an envelope key configured active (resolve answers are sealed to the first live one), 0 for one kept for register only",
     labelNames: ["kid"],
     registers,
+    collect() {
+      this.reset();
+      for (const key of keys()) this.set({ kid: key.kidHex }, key.active ? 1 : 0);
+    },
   });
-  for (const key of keys) {
-    if (key.notAfterEpochMs !== null) expiry.set({ kid: key.kidHex }, key.notAfterEpochMs / 1000);
-    active.set({ kid: key.kidHex }, key.active ? 1 : 0);
-  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { MemoryStore } from "./memory.js";
 import { AckedWrites, waitForReplicasOfKeys } from "./ackedWrites.js";
 import { redisKeys } from "./keys.js";
 import { RedisStore } from "./redis.js";
-import { createRedisClient } from "./redisClient.js";
+import { createRedisClient, updatePassword } from "./redisClient.js";
 import type { RedisProblemKind } from "./redisProblems.js";
 import { whenUsable } from "./redisStartup.js";
 import type { Store, TransparencyStoreOptions } from "./store.js";
@@ -43,6 +43,8 @@ export interface OpenedStore {
    * StorageSetupError (a setting to fix) or the abort reason of `signal`.
    */
   readonly ready: Promise<void>;
+  /** Re-reads `[storage] password_file` for the connections Redis clients make from now on (a reload). */
+  updatePassword(storage: Config["storage"]): void;
 }
 
 /**
@@ -63,7 +65,7 @@ function openStoreNow(config: Config, opts: OpenStoreOptions): OpenedStore {
   if (config.storage.kind === "memory") {
     const store = new MemoryStore({ ...(opts.now ? { now: opts.now } : {}), transparency: opts.transparency ?? null });
     store.startSweeper(config.presence.gcIntervalSeconds * 1000);
-    return { store, redis: null, ready: Promise.resolve() };
+    return { store, redis: null, ready: Promise.resolve(), updatePassword: () => {} };
   }
   const clientOptions = opts.onProblem ? { onProblem: opts.onProblem } : {};
   const redis = createRedisClient(config.storage, log, clientOptions);
@@ -72,7 +74,7 @@ function openStoreNow(config: Config, opts: OpenStoreOptions): OpenedStore {
   const transparency = opts.transparency ?? null;
   const store = new RedisStore(redis, { keyPrefix: config.storage.keyPrefix, ownsClient: true, log, transparency });
   const { minReplicaAcks: count, replicaAckTimeoutMs: timeoutMs } = config.storage;
-  if (count === 0) return { store, redis, ready };
+  if (count === 0) return { store, redis, ready, updatePassword: (storage) => updatePassword(redis, storage) };
   // Acknowledged writes over a connection of their own, each followed by WAIT (ackedWrites.ts).
   const writer = createRedisClient(config.storage, log, { ...clientOptions, commandTimeoutMs: timeoutMs + 500 });
   const bothReady = Promise.all([ready, whenUsable(writer, config.storage, wait)]).then(() => {});
@@ -87,5 +89,13 @@ function openStoreNow(config: Config, opts: OpenStoreOptions): OpenedStore {
     // The log's writes that must not be lost wait for the replicas too (ackedWrites.ts).
     durable: (keys) => waitForReplicasOfKeys(writer, acks, keys),
   });
-  return { store: new AckedWrites(store, writes, writer, acks, redisKeys(config.storage.keyPrefix)), redis, ready: bothReady };
+  return {
+    store: new AckedWrites(store, writes, writer, acks, redisKeys(config.storage.keyPrefix)),
+    redis,
+    ready: bothReady,
+    updatePassword(storage) {
+      updatePassword(redis, storage);
+      updatePassword(writer, storage);
+    },
+  };
 }

@@ -137,6 +137,22 @@ export function createRedisClient(storage: Config["storage"], log: Log = () => {
 }
 
 /**
+ * A reloaded password file: the client's next connections (a reconnect, a
+ * Cluster node it discovers) authenticate with it; the connections it holds
+ * stay as they are, so no call is dropped.
+ */
+export function updatePassword(client: RedisClient, storage: Config["storage"]): void {
+  const password = loadRedisCredentials(storage).password;
+  if (password === undefined) return; // the url's password: restart-only, like the url
+  if (client instanceof Cluster) {
+    client.options.redisOptions = { ...client.options.redisOptions, password };
+    for (const node of client.nodes("all")) node.options.password = password;
+  } else {
+    client.options.password = password;
+  }
+}
+
+/**
  * For errors of commands (a NOPERM after an ACL change): a permanent problem
  * is logged once a minute and counted. Other errors are the caller's.
  */

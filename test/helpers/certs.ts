@@ -80,3 +80,11 @@ export function makeCerts(): CertFiles {
     read: (f) => readFileSync(f),
   };
 }
+
+let issued = 0;
+/** A further server certificate for localhost/127.0.0.1 from the same CA (a renewal); returns its PEM paths. */
+export function issueServerCert(files: CertFiles): { certPath: string; keyPath: string } {
+  const name = `server-renewed-${++issued}`;
+  makeLeaf(files.dir, "ca", name, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  return { certPath: path.join(files.dir, `${name}.pem`), keyPath: path.join(files.dir, `${name}.key`) };
+}

@@ -70,7 +70,7 @@ export function startCli(args: string[]): Cli {
   );
   const listening = new Promise<string>((resolve, reject) => {
     const check = (): void => {
-      const m = /enigma-node-registry listening on (http:\/\/\S+)/.exec(stdout);
+      const m = /enigma-node-registry listening on (https?:\/\/\S+)/.exec(stdout);
       if (m) resolve(m[1]!);
     };
     child.stdout!.on("data", check);

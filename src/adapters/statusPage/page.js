@@ -103,6 +103,16 @@
     return byOp;
   }
 
+  /** enigma_config_loaded_timestamp_seconds: start-up, or the last reload (SIGHUP) that applied. */
+  function configLoaded(text) {
+    const m = /^enigma_config_loaded_timestamp_seconds (\S+)$/m.exec(text);
+    if (!m) return;
+    const at = new Date(Number(m[1]) * 1000);
+    const time = el("time", at.toLocaleString());
+    time.dateTime = at.toISOString();
+    $("config-loaded").replaceChildren(time);
+  }
+
   async function rates() {
     const note = $("rates-note");
     const table = $("rates");
@@ -117,7 +127,9 @@
       return;
     }
     const t = performance.now();
-    const byOp = requestsByOperation(await res.text());
+    const text = await res.text();
+    configLoaded(text);
+    const byOp = requestsByOperation(text);
     const seconds = previous && (t - previous.t) / 1000;
     const rate = (op) => previous ? (Math.max(0, byOp.get(op) - (previous.byOp.get(op) || 0)) / seconds).toFixed(2) : "…";
     const ops = [...byOp.keys()].sort();

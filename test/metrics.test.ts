@@ -191,6 +191,13 @@ function promClientRecorder(): Recorder {
     registers,
   });
   // Added with the listener's per-address caps: exported (empty) from the start.
+  // Added with the Redis start-up checks.
+  new Counter({
+    name: "enigma_storage_problems_total",
+    help: "Redis errors retrying will not cure, met while running (auth: a refused password; permission: NOPERM; tls: a certificate that does not verify), answered 503",
+    labelNames: ["kind"],
+    registers,
+  });
   new Counter({
     name: "enigma_transport_events_total",
     help: "Connections and streams the listener refused or closed (per-address caps, stalled writes) and stream or session errors it absorbed",

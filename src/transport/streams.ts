@@ -86,30 +86,9 @@ export function refuseLongLived(stream: http2.ServerHttp2Stream, contentType: st
   stream.resume(); // whatever the client still sends is dropped
 }
 
-/**
- * The session idle timer: a session with no frames for `idleMs` is closed,
- * unless it holds a long-lived stream and its client has sent a PING within
- * that time (an honest watcher keeps its connection with pings).
- */
-export function idleSessions(server: http2.Http2Server | http2.Http2SecureServer, idleMs: number, now: () => number = Date.now): void {
-  const lastPing = new WeakMap<http2.ServerHttp2Session, number>();
-  server.on("session", (session: http2.ServerHttp2Session) => {
-    session.on("ping", () => lastPing.set(session, now()));
-  });
-  server.setTimeout(idleMs);
-  const decide = (session: http2.ServerHttp2Session): void => {
-    if (session.destroyed || session.closed) return;
-    const watching = ((session as CountedSession)[LONG_LIVED] ?? 0) > 0;
-    const pinged = now() - (lastPing.get(session) ?? -Infinity) < idleMs;
-    if (watching && pinged) {
-      // node's timer fires once; look again after another idle period.
-      session.setTimeout(idleMs, () => decide(session));
-      return;
-    }
-    session.destroy();
-  };
-  // With a 'timeout' listener node does not destroy the session itself: `decide` does.
-  server.on("timeout", decide);
+/** True while `session` holds a long-lived stream (health Watch, reflection). */
+export function holdsLongLived(session: http2.ServerHttp2Session): boolean {
+  return ((session as CountedSession)[LONG_LIVED] ?? 0) > 0;
 }
 
 // The last line of defence: an error on any stream or session is counted,

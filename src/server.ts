@@ -16,7 +16,7 @@ import { AddressSlots } from "./transport/addressSlots.js";
 import { answerInOrder } from "./transport/answerInOrder.js";
 import { IGNORE_TRANSPORT_EVENTS, type TransportEvents } from "./transport/events.js";
 import type { StreamClaimer } from "./adapters/http.js";
-import { absorbErrors, admitLongLived, armDeadline, isLongLived, refuseLongLived } from "./transport/streams.js";
+import { absorbErrors, admitLongLived, armDeadline, countOpen, isLongLived, refuseLongLived } from "./transport/streams.js";
 import { PeerLiveness, idleSessions, keepalive } from "./transport/sessions.js";
 import { Http1Ages, ageSessions } from "./transport/connectionAge.js";
 import { type GoawayTiming, goAwayGracefully } from "./transport/goaway.js";
@@ -66,8 +66,9 @@ interface StreamRules {
 /**
  * The server's one 'stream' listener, in place of node's compatibility layer
  * (which makes request/response objects and emits 'request'): every stream
- * gets its 'error' listener before anything can be written to it, then its
- * deadline or its long-lived slot; `claim` may take it (the unary gRPC
+ * gets its 'error' listener before anything can be written to it, is
+ * counted among its session's open streams, then gets its deadline or its
+ * long-lived slot; `claim` may take it (the unary gRPC
  * server does), else it goes on to the compatibility layer.
  */
 function dispatchStreams(server: http2.Http2Server | http2.Http2SecureServer, rules: StreamRules, claim: StreamClaimer | undefined): void {
@@ -77,6 +78,7 @@ function dispatchStreams(server: http2.Http2Server | http2.Http2SecureServer, ru
   server.removeListener("stream", compat);
   server.on("stream", function (this: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) {
     absorbErrors(stream, rules.events, "stream_error");
+    countOpen(stream);
     if (isLongLived(headers[":path"] ?? "")) {
       if (!admitLongLived(stream, rules.longLived)) {
         rules.events.count("streaming_call_refused_per_ip");

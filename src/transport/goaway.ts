@@ -1,11 +1,20 @@
-// The graceful GOAWAY (RFC 9113 6.8, gRFC A9). One GOAWAY naming the last
-// stream taken would refuse the streams a client sent while that frame was on
-// its way, and those calls would fail. So the first GOAWAY names the largest
-// stream id: the client opens no more streams here, and whatever it already
-// sent is still taken. A PING round trip later every such stream has arrived,
-// and the second GOAWAY names the last one really taken; the session closes
-// once its streams are done, or is cut when the grace runs out.
+// The graceful GOAWAY (RFC 9113 6.8, gRFC A9). The first GOAWAY names the
+// largest stream id: the client opens no more streams here, and nothing is
+// declared refused yet. A PING sent after it comes back once the client has
+// read that GOAWAY; then the second names the last stream really taken, so
+// the client knows any later one was not processed and may send it again
+// elsewhere. The session closes once its streams are done, or is cut when
+// the grace runs out.
+//
+// Two facts of Node's HTTP/2 (nghttp2) shape this. It takes no new stream
+// once any GOAWAY has gone out, so a stream still on its way when the first
+// one left is not served here but is named unprocessed by the second (gRPC
+// clients retry such calls: grpc-js does, transparently). And it stops
+// reading a session that has sent a GOAWAY and has no open stream, so a
+// PING's answer would never be read: without open streams the second GOAWAY
+// follows at once.
 import http2 from "node:http2";
+import { whenNoStreamOpen } from "./streams.js";
 
 /** The largest HTTP/2 stream id (2^31-1): "every stream you may have sent". */
 export const MAX_STREAM_ID = 2 ** 31 - 1;
@@ -20,19 +29,17 @@ export interface GoawayTiming {
 const GOING_AWAY = Symbol("graceful GOAWAY sent");
 type Leaving = http2.ServerHttp2Session & { [GOING_AWAY]?: true };
 
-/** True once `session` has been asked to go away (by its age or by the drain). */
-export function goingAway(session: http2.ServerHttp2Session): boolean {
-  return (session as Leaving)[GOING_AWAY] === true;
-}
-
 /** Starts the graceful GOAWAY on `session`; a session already leaving (or gone) is left as it is. */
 export function goAwayGracefully(session: http2.ServerHttp2Session, timing: GoawayTiming): void {
   const leaving = session as Leaving;
   if (session.closed || session.destroyed || leaving[GOING_AWAY]) return;
   leaving[GOING_AWAY] = true;
   session.goaway(http2.constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+  const grace = setTimeout(() => session.destroy(), timing.graceMs);
+  grace.unref();
 
   let secondSent = false;
+  let roundTrip: NodeJS.Timeout | undefined;
   const sendSecond = (): void => {
     if (secondSent) return;
     secondSent = true;
@@ -41,14 +48,19 @@ export function goAwayGracefully(session: http2.ServerHttp2Session, timing: Goaw
     // let the session take those first, so the last stream id counts them.
     setImmediate(() => session.close()); // close(): GOAWAY with the last stream taken, then ends when its streams do
   };
-  const roundTrip = setTimeout(sendSecond, Math.min(timing.pingTimeoutMs, timing.graceMs));
-  roundTrip.unref();
-  const grace = setTimeout(() => session.destroy(), timing.graceMs);
-  grace.unref();
   session.once("close", () => {
     clearTimeout(roundTrip);
     clearTimeout(grace);
   });
-  // ping() is false when too many PINGs are outstanding: no round trip to wait for then.
-  if (!session.ping(sendSecond)) sendSecond();
+  whenNoStreamOpen(session, sendSecond);
+  if (secondSent) return;
+  roundTrip = setTimeout(sendSecond, Math.min(timing.pingTimeoutMs, timing.graceMs));
+  roundTrip.unref();
+  // nghttp2 sends a queued PING ahead of a queued GOAWAY: ping once the GOAWAY
+  // is on the wire, so the answer shows the client has read it.
+  setImmediate(() => {
+    if (secondSent || session.destroyed) return;
+    // false: too many PINGs outstanding, no round trip to wait for.
+    if (!session.ping(sendSecond)) sendSecond();
+  });
 }

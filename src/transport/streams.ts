@@ -20,13 +20,41 @@ const DEADLINE_TIMER = Symbol("deadline timer");
 const DEADLINE_PASSED = Symbol("deadline passed");
 const SLOT = Symbol("long-lived slot");
 const LONG_LIVED = Symbol("open long-lived streams");
+const OPEN = Symbol("open streams");
+const WHEN_NONE_OPEN = Symbol("called when no stream is open");
+const SESSION = Symbol("the stream's session");
 
+type CountedSession = http2.ServerHttp2Session & { [LONG_LIVED]?: number; [OPEN]?: number; [WHEN_NONE_OPEN]?: () => void };
 type TimedStream = http2.ServerHttp2Stream & {
   [DEADLINE_TIMER]?: NodeJS.Timeout;
   [DEADLINE_PASSED]?: boolean;
   [SLOT]?: { readonly slots: AddressSlots; readonly key: string | null };
+  [SESSION]?: CountedSession;
 };
-type CountedSession = http2.ServerHttp2Session & { [LONG_LIVED]?: number };
+
+function streamClosed(this: TimedStream): void {
+  const session = this[SESSION];
+  if (session === undefined) return;
+  const left = (session[OPEN] ?? 1) - 1;
+  session[OPEN] = left;
+  if (left === 0) session[WHEN_NONE_OPEN]?.();
+}
+
+/** Counts `stream` among its session's open streams until it closes (a session going away must know when none is left). */
+export function countOpen(stream: http2.ServerHttp2Stream): void {
+  const session = stream.session as CountedSession | undefined;
+  if (session === undefined) return;
+  (stream as TimedStream)[SESSION] = session;
+  session[OPEN] = (session[OPEN] ?? 0) + 1;
+  stream.on("close", streamClosed);
+}
+
+/** Calls `fn` once `session` has no open stream: at once when it has none now. */
+export function whenNoStreamOpen(session: http2.ServerHttp2Session, fn: () => void): void {
+  const counted = session as CountedSession;
+  if ((counted[OPEN] ?? 0) === 0) return fn();
+  counted[WHEN_NONE_OPEN] = fn;
+}
 
 function cancelStream(stream: TimedStream): void {
   stream[DEADLINE_PASSED] = true;

@@ -142,7 +142,7 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
   const goaway: GoawayTiming = { pingTimeoutMs: limits.keepaliveTimeoutSeconds * 1000, graceMs: limits.maxConnectionAgeGraceSeconds * 1000 };
   const http1Ages = new Http1Ages(limits.maxConnectionAgeSeconds * 1000, events);
   // Pipelined HTTP/1.1 requests are handled in turn (HTTP/2 requests pass straight through).
-  const ordered = answerInOrder(http1Ages.closeWhenAged(handler), MAX_REQUESTS_PER_SOCKET);
+  const ordered = answerInOrder(handler, MAX_REQUESTS_PER_SOCKET);
   const sockets = new Set<net.Socket>();
   let outer: net.Server;
   let h2: http2.Http2Server | http2.Http2SecureServer;
@@ -162,6 +162,7 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
         minVersion: "TLSv1.2",
         handshakeTimeout: t.handshakeMs,
         settings: H2_SETTINGS,
+        Http1ServerResponse: http1Ages.responseClass(),
       },
       ordered,
     );
@@ -178,7 +179,7 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
   } else {
     const h2c = http2.createServer({ settings: H2_SETTINGS }, handler);
     // Set as properties: createServer's options do not take every knob (maxRequestsPerSocket).
-    const plain = Object.assign(http.createServer(ordered), http1Timeouts(t));
+    const plain = Object.assign(http.createServer({ ServerResponse: http1Ages.responseClass() }, ordered), http1Timeouts(t));
     plain.on("connection", (socket: net.Socket) => {
       stalls.watch(socket);
       http1Ages.stamp(socket);

@@ -5,7 +5,7 @@
 // session gets the graceful GOAWAY, and an HTTP/1.1 connection says
 // `connection: close` on its next answer; either way the client's next call
 // opens a new connection, which the balancer may send elsewhere.
-import type http from "node:http";
+import http from "node:http";
 import type http2 from "node:http2";
 import type { Socket } from "node:net";
 import { CONNECTION_AGE_JITTER } from "../config/limits.js";
@@ -38,7 +38,6 @@ export function ageSessions(server: http2.Http2Server | http2.Http2SecureServer,
 
 const AGED_AT = Symbol("aged at");
 type Aging = Socket & { [AGED_AT]?: number };
-type Http1Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 /** HTTP/1.1: which connections are past their age (all of them while the listener drains). */
 export class Http1Ages {
@@ -60,14 +59,21 @@ export class Http1Ages {
     this.draining = true;
   }
 
-  /** Wraps the request listener: an HTTP/1.1 answer on a connection past its age says `connection: close`. */
-  closeWhenAged<H extends (req: never, res: never) => void>(handler: H): H {
-    const inner = handler as unknown as Http1Handler;
-    const wrapped: Http1Handler = (req, res) => {
-      if (req.httpVersionMajor === 1 && this.past(req.socket as Aging)) res.setHeader("connection", "close");
-      inner(req, res);
-    };
-    return wrapped as unknown as H;
+  /**
+   * node:http's response class for HTTP/1.1 (the server option
+   * `ServerResponse`, or `Http1ServerResponse` in tls mode): an answer whose
+   * head is written once its connection is past its age says `connection: close`.
+   */
+  responseClass(): typeof http.ServerResponse {
+    const ages = this;
+    // (Cast: node's typing makes the class generic in its request type.)
+    return class AgingResponse extends http.ServerResponse {
+      // Every head goes through writeHead (write() and end() without it call it too).
+      override writeHead(...args: unknown[]): this {
+        if (!this.headersSent && ages.past(this.req.socket as Aging)) this.shouldKeepAlive = false;
+        return (http.ServerResponse.prototype.writeHead as (...a: unknown[]) => this).apply(this, args);
+      }
+    } as typeof http.ServerResponse;
   }
 
   private past(socket: Aging): boolean {

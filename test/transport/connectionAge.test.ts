@@ -7,9 +7,11 @@
 // answers past the age say `connection: close`; a peer that leaves PINGs
 // unanswered is closed, one that answers keeps its connection.
 import http from "node:http";
+import https from "node:https";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/config.js";
 import { ERR, FLAG, FRAME, H2, type Frame, dataFrame, goawayCode, headersFrame, indexedStatus, pingFrame, requestBlock } from "../abuse/frames.js";
+import { MODES, type Mode, abuseToml, caPem } from "../abuse/child.js";
 import { type Running, startRegistry, testToml } from "../helpers/registry.js";
 import { callSteadily } from "./steadyGrpc.js";
 
@@ -29,15 +31,15 @@ async function registry(toml: string): Promise<Running> {
   return reg;
 }
 
-async function raw(r: Running): Promise<H2> {
-  const conn = await H2.connect("h2c", Number(new URL(r.url).port));
+async function raw(r: Running, mode: Mode = "h2c"): Promise<H2> {
+  const conn = await H2.connect(mode, Number(new URL(r.url).port));
   conns.push(conn);
   return conn;
 }
 
-/** A count of enigma_transport_events_total, read off /metrics. */
+/** A count of enigma_transport_events_total, read off the registry's metrics text (what /metrics serves). */
 async function transportEvents(r: Running, event: string): Promise<number> {
-  const text = await (await fetch(`${r.url}/metrics`)).text();
+  const text = await r.app.metrics.text();
   const m = new RegExp(`^enigma_transport_events_total\\{event="${event}"\\} (\\d+)$`, "m").exec(text);
   return m === null ? 0 : Number(m[1]);
 }
@@ -52,8 +54,9 @@ const NODES_BODY = Buffer.from(JSON.stringify({ nodes: [{ base_url: "https://age
 const HALF = NODES_BODY.length >> 1;
 
 /** Opens stream 1 on `conn`: POST /nodes with half its body sent, so the stream stays open. */
-function holdStreamOpen(conn: H2): void {
-  conn.write(headersFrame(1, requestBlock({ path: "/nodes", contentType: "application/json" })), dataFrame(1, NODES_BODY.subarray(0, HALF)));
+function holdStreamOpen(conn: H2, mode: Mode): void {
+  const block = requestBlock({ path: "/nodes", contentType: "application/json", scheme: mode === "tls" ? "https" : "http" });
+  conn.write(headersFrame(1, block), dataFrame(1, NODES_BODY.subarray(0, HALF)));
 }
 
 /**
@@ -100,10 +103,10 @@ describe("max_connection_age_seconds", () => {
     expect(aged).toBeGreaterThanOrEqual(3);
   }, 30_000);
 
-  it("an aged HTTP/2 session gets GOAWAY(2^31-1), a PING, then GOAWAY(last stream) after the answer", async () => {
-    const r = await registry(limits("max_connection_age_seconds = 1\nmax_connection_age_grace_seconds = 10"));
-    const conn = await raw(r);
-    holdStreamOpen(conn);
+  it.each(MODES)("an aged HTTP/2 session (%s) gets GOAWAY(2^31-1), a PING, then GOAWAY(last stream) after the answer", async (mode) => {
+    const r = await registry(abuseToml(mode, "[limits]\nmax_connection_age_seconds = 1\nmax_connection_age_grace_seconds = 10"));
+    const conn = await raw(r, mode);
+    holdStreamOpen(conn, mode);
     await expectGracefulPair(conn);
     expect(await transportEvents(r, "connection_aged_out")).toBe(1);
   });
@@ -134,12 +137,13 @@ describe("max_connection_age_seconds", () => {
     expect(lived).toBeLessThan(3500);
   });
 
-  it("an HTTP/1.1 answer past the age says connection: close, and the next request opens a new connection", async () => {
-    const r = await registry(limits("max_connection_age_seconds = 1"));
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  it.each(MODES)("an HTTP/1.1 answer (%s) past the age says connection: close, and the next request opens a new connection", async (mode) => {
+    const r = await registry(abuseToml(mode, "[limits]\nmax_connection_age_seconds = 1"));
+    const client = mode === "tls" ? https : http;
+    const agent = mode === "tls" ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: caPem() }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
     const get = () =>
       new Promise<{ connection: string | undefined; localPort: number }>((resolve, reject) => {
-        http
+        client
           .get(`${r.url}/healthz`, { agent }, (res) => {
             const localPort = res.socket.localPort!;
             res.resume().on("end", () => resolve({ connection: res.headers.connection, localPort }));
@@ -175,11 +179,11 @@ describe("max_connection_age_seconds", () => {
   });
 });
 
-describe("the drain (SIGTERM) on HTTP/2", () => {
-  it("sends the same graceful pair and closes once the streams are done", async () => {
-    const r = await registry(testToml());
-    const conn = await raw(r);
-    holdStreamOpen(conn);
+describe("the drain (SIGTERM)", () => {
+  it.each(MODES)("sends HTTP/2 sessions (%s) the same graceful pair and closes once the streams are done", async (mode) => {
+    const r = await registry(abuseToml(mode));
+    const conn = await raw(r, mode);
+    holdStreamOpen(conn, mode);
     await sleep(100);
     r.app.beginShutdown();
     const closed = r.server.close(10_000);
@@ -187,6 +191,24 @@ describe("the drain (SIGTERM) on HTTP/2", () => {
     await expectGracefulPair(conn);
     await closed;
     expect(Date.now() - started).toBeLessThan(5000); // done when the streams were, not at the drain deadline
+  });
+});
+
+describe("the drain on HTTP/1.1", () => {
+  it("the answer to a request in flight says connection: close", async () => {
+    const r = await registry(testToml());
+    const req = http.request(`${r.url}/nodes`, { method: "POST", headers: { "content-type": "application/json", "content-length": NODES_BODY.length } });
+    const answer = new Promise<http.IncomingMessage>((resolve, reject) => req.on("response", resolve).on("error", reject));
+    req.write(NODES_BODY.subarray(0, HALF));
+    await sleep(100);
+    r.app.beginShutdown();
+    const closed = r.server.close(5_000);
+    req.end(NODES_BODY.subarray(HALF));
+    const res = await answer;
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.connection).toBe("close");
+    await closed;
   });
 });
 

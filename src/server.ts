@@ -191,8 +191,10 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
   dispatchStreams(h2, { requestMs: t.requestMs, longLived, maxLongLived: config.limits.maxStreamingCallsPerIp, events }, handler.claimStream);
   const liveness = new PeerLiveness();
   liveness.listen(h2);
-  idleSessions(h2, t.idleSessionMs, liveness); // an idle session (no frames) is destroyed
-  keepalive(h2, { timeMs: limits.keepaliveTimeSeconds * 1000, timeoutMs: limits.keepaliveTimeoutSeconds * 1000 }, liveness, events);
+  const keepaliveRules = { timeMs: limits.keepaliveTimeSeconds * 1000, timeoutMs: limits.keepaliveTimeoutSeconds * 1000 };
+  // An idle session (no frames) is destroyed; with keepalive on, a watcher is asked first.
+  idleSessions(h2, t.idleSessionMs, liveness, keepaliveRules.timeMs === 0 ? null : keepaliveRules.timeoutMs);
+  keepalive(h2, keepaliveRules, liveness, events);
   ageSessions(h2, { maxAgeMs: limits.maxConnectionAgeSeconds * 1000, ...goaway }, events);
   // Past this many open sockets new ones are closed on accept, so clients cannot use up every descriptor.
   outer.maxConnections = config.limits.maxConnections;

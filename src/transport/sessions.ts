@@ -30,23 +30,41 @@ export class PeerLiveness {
   heardWithin(session: Session, ms: number): boolean {
     return this.now() - (this.heard.get(session) ?? -Infinity) < ms;
   }
+
+  /** Sends `session` a PING: `then(true)` once it is answered within `timeoutMs`, else `then(false)`. */
+  ask(session: Session, timeoutMs: number, then: (answered: boolean) => void): void {
+    let done = false;
+    const finish = (answered: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (answered) this.heardFrom(session);
+      then(answered);
+    };
+    const timer = setTimeout(finish, timeoutMs, false);
+    timer.unref();
+    // false: too many PINGs outstanding already, which is no answer either.
+    if (!session.ping((err) => finish(err === null))) finish(false);
+  }
 }
 
 /**
  * The session idle timer: a session with no frames for `idleMs` is closed,
  * unless it holds a long-lived stream and its peer has shown it is there
- * within that time (an honest watcher keeps its connection with PINGs).
+ * within that time (an honest watcher keeps its connection with PINGs). With
+ * server keepalive on (`askMs`: its timeout), a watcher not heard from is
+ * asked with a PING first, and kept if it answers.
  */
-export function idleSessions(server: Server, idleMs: number, liveness: PeerLiveness): void {
+export function idleSessions(server: Server, idleMs: number, liveness: PeerLiveness, askMs: number | null): void {
   server.setTimeout(idleMs);
   const decide = (session: Session): void => {
     if (session.destroyed || session.closed) return;
-    if (holdsLongLived(session) && liveness.heardWithin(session, idleMs)) {
-      // node's timer fires once; look again after another idle period.
-      session.setTimeout(idleMs, () => decide(session));
-      return;
-    }
-    session.destroy();
+    if (!holdsLongLived(session)) return void session.destroy();
+    // node's timer fires once; look again after another idle period.
+    const lookAgain = (): void => void session.setTimeout(idleMs, () => decide(session));
+    if (liveness.heardWithin(session, idleMs)) return lookAgain();
+    if (askMs === null) return void session.destroy();
+    liveness.ask(session, askMs, (answered) => (answered ? lookAgain() : session.destroy()));
   };
   // With a 'timeout' listener node does not destroy the session itself: `decide` does.
   server.on("timeout", decide);
@@ -71,9 +89,9 @@ export function keepalive(server: Server, rules: Keepalive, liveness: PeerLivene
     let lastStream = 0;
     let peerPinged = false;
     session.on("ping", () => (peerPinged = true));
-    let timer: NodeJS.Timeout;
-    const schedule = (run: () => void, ms: number): void => {
-      timer = setTimeout(run, ms);
+    let timer: NodeJS.Timeout | undefined;
+    const lookLater = (): void => {
+      timer = setTimeout(look, rules.timeMs);
       timer.unref();
     };
     const look = (): void => {
@@ -82,23 +100,15 @@ export function keepalive(server: Server, rules: Keepalive, liveness: PeerLivene
       const busy = streamNow !== lastStream || peerPinged;
       lastStream = streamNow;
       peerPinged = false;
-      if (busy) return schedule(look, rules.timeMs);
-      // false: too many PINGs outstanding already, which is no answer either.
-      if (!session.ping(answered)) return gone();
-      schedule(gone, rules.timeoutMs);
+      if (busy) return lookLater();
+      liveness.ask(session, rules.timeoutMs, (answered) => {
+        if (answered) return lookLater();
+        if (session.destroyed) return;
+        events.count("keepalive_unanswered");
+        session.destroy();
+      });
     };
-    const answered = (err: Error | null): void => {
-      clearTimeout(timer);
-      if (err !== null) return; // the session ended meanwhile
-      liveness.heardFrom(session);
-      schedule(look, rules.timeMs);
-    };
-    const gone = (): void => {
-      if (session.destroyed) return;
-      events.count("keepalive_unanswered");
-      session.destroy();
-    };
-    schedule(look, rules.timeMs);
+    lookLater();
     session.once("close", () => clearTimeout(timer));
   });
 }

@@ -9,7 +9,10 @@
 import http from "node:http";
 import https from "node:https";
 import { afterEach, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app.js";
 import { parseConfig } from "../../src/config/config.js";
+import { createLogger } from "../../src/ops/log.js";
+import { listen } from "../../src/server.js";
 import { ERR, FLAG, FRAME, H2, type Frame, dataFrame, goawayCode, headersFrame, indexedStatus, pingFrame, requestBlock } from "../abuse/frames.js";
 import { MODES, type Mode, abuseToml, caPem } from "../abuse/child.js";
 import { type Running, startRegistry, testToml } from "../helpers/registry.js";
@@ -247,6 +250,34 @@ describe("keepalive_time_seconds and keepalive_timeout_seconds", () => {
     expect(pings(busy)).toEqual([]);
     expect(busy.closed).toBe(false);
     expect(await transportEvents(r, "keepalive_unanswered")).toBe(0);
+  });
+
+  it("a watcher that answers the server's PINGs outlives the idle timer; one that does not is closed", async () => {
+    const config = parseConfig(limits("keepalive_time_seconds = 1\nkeepalive_timeout_seconds = 1"));
+    const app = await createApp(config, { logger: createLogger("silent", { write: () => undefined }) });
+    // The idle timer shortened to 1.5 s: without its PING answers counting, the watcher would be closed then.
+    const server = await listen(config, app.handler, { timeouts: { idleSessionMs: 1500 } });
+    try {
+      const watch = requestBlock({ path: "/grpc.health.v1.Health/Watch", contentType: "application/grpc" });
+      const answering = await H2.connect("h2c", server.port);
+      const silent = await H2.connect("h2c", server.port);
+      conns.push(answering, silent);
+      for (const c of [answering, silent]) c.write(headersFrame(1, watch), dataFrame(1, Buffer.alloc(5), true));
+      const opened = Date.now();
+      let answeredPings = 0;
+      while (Date.now() - opened < 4000) {
+        const pings = answering.frames.filter((f) => f.type === FRAME.PING && (f.flags & FLAG.ACK) === 0);
+        for (const p of pings.slice(answeredPings)) answering.write(pingFrame(p.payload, true));
+        answeredPings = pings.length;
+        await sleep(100);
+      }
+      expect(silent.closed).toBe(true);
+      expect(answering.closed).toBe(false);
+      expect(answeredPings).toBeGreaterThanOrEqual(2);
+    } finally {
+      await server.close(1000);
+      await app.close();
+    }
   });
 });
 

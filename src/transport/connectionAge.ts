@@ -27,9 +27,8 @@ export function ageSessions(server: http2.Http2Server | http2.Http2SecureServer,
   if (policy.maxAgeMs === 0) return;
   server.on("session", (session: http2.ServerHttp2Session) => {
     const timer = setTimeout(() => {
-      if (session.closed || session.destroyed) return;
-      events.count("connection_aged_out");
-      goAwayGracefully(session, policy);
+      // Not counted when the session is already leaving (the drain got there first).
+      if (goAwayGracefully(session, policy)) events.count("connection_aged_out");
     }, jitteredAgeMs(policy.maxAgeMs));
     timer.unref();
     session.once("close", () => clearTimeout(timer));

@@ -29,10 +29,10 @@ export interface GoawayTiming {
 const GOING_AWAY = Symbol("graceful GOAWAY sent");
 type Leaving = http2.ServerHttp2Session & { [GOING_AWAY]?: true };
 
-/** Starts the graceful GOAWAY on `session`; a session already leaving (or gone) is left as it is. */
-export function goAwayGracefully(session: http2.ServerHttp2Session, timing: GoawayTiming): void {
+/** Starts the graceful GOAWAY on `session`: false when it was already leaving (or gone), and is left as it is. */
+export function goAwayGracefully(session: http2.ServerHttp2Session, timing: GoawayTiming): boolean {
   const leaving = session as Leaving;
-  if (session.closed || session.destroyed || leaving[GOING_AWAY]) return;
+  if (session.closed || session.destroyed || leaving[GOING_AWAY]) return false;
   leaving[GOING_AWAY] = true;
   session.goaway(http2.constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
   const grace = setTimeout(() => session.destroy(), timing.graceMs);
@@ -53,7 +53,7 @@ export function goAwayGracefully(session: http2.ServerHttp2Session, timing: Goaw
     clearTimeout(grace);
   });
   whenNoStreamOpen(session, sendSecond);
-  if (secondSent) return;
+  if (secondSent) return true;
   roundTrip = setTimeout(sendSecond, Math.min(timing.pingTimeoutMs, timing.graceMs));
   roundTrip.unref();
   // nghttp2 sends a queued PING ahead of a queued GOAWAY: ping once the GOAWAY
@@ -63,4 +63,5 @@ export function goAwayGracefully(session: http2.ServerHttp2Session, timing: Goaw
     // false: too many PINGs outstanding, no round trip to wait for.
     if (!session.ping(sendSecond)) sendSecond();
   });
+  return true;
 }

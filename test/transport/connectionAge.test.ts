@@ -13,6 +13,7 @@ import { createApp } from "../../src/app.js";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/ops/log.js";
 import { listen } from "../../src/server.js";
+import { jitteredAgeMs } from "../../src/transport/connectionAge.js";
 import { ERR, FLAG, FRAME, H2, type Frame, dataFrame, goawayCode, headersFrame, indexedStatus, pingFrame, requestBlock } from "../abuse/frames.js";
 import { MODES, type Mode, abuseToml, caPem } from "../abuse/child.js";
 import { type Running, startRegistry, testToml } from "../helpers/registry.js";
@@ -93,6 +94,16 @@ async function expectGracefulPair(conn: H2): Promise<void> {
 }
 
 describe("max_connection_age_seconds", () => {
+  it("each connection's age is drawn within ±10% of the setting", () => {
+    expect(jitteredAgeMs(60_000, () => 0)).toBe(54_000);
+    expect(jitteredAgeMs(60_000, () => 0.5)).toBe(60_000);
+    expect(jitteredAgeMs(60_000, () => 0.999999)).toBe(66_000);
+    const drawn = Array.from({ length: 1000 }, () => jitteredAgeMs(1000));
+    expect(Math.min(...drawn)).toBeGreaterThanOrEqual(900);
+    expect(Math.max(...drawn)).toBeLessThanOrEqual(1100);
+    expect(new Set(drawn).size).toBeGreaterThan(50); // spread, not one value
+  });
+
   it("a grpc-js channel calling steadily across several connection ages loses no call", async () => {
     const r = await registry(limits("max_connection_age_seconds = 1\nmax_connection_age_grace_seconds = 1"));
     const calls = callSteadily(new URL(r.url).host, 4);

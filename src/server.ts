@@ -16,7 +16,10 @@ import { AddressSlots } from "./transport/addressSlots.js";
 import { answerInOrder } from "./transport/answerInOrder.js";
 import { IGNORE_TRANSPORT_EVENTS, type TransportEvents } from "./transport/events.js";
 import type { StreamClaimer } from "./adapters/http.js";
-import { absorbErrors, admitLongLived, armDeadline, idleSessions, isLongLived, refuseLongLived } from "./transport/streams.js";
+import { absorbErrors, admitLongLived, armDeadline, countOpen, isLongLived, refuseLongLived } from "./transport/streams.js";
+import { PeerLiveness, idleSessions, keepalive } from "./transport/sessions.js";
+import { Http1Ages, ageSessions } from "./transport/connectionAge.js";
+import { type GoawayTiming, goAwayGracefully } from "./transport/goaway.js";
 import { WriteStallWatch } from "./transport/writeStall.js";
 
 
@@ -24,7 +27,11 @@ export interface Listening {
   /** e.g. http://127.0.0.1:8443 */
   readonly url: string;
   readonly port: number;
-  /** Stops accepting, lets in-flight requests finish (up to drainMs), then closes every connection. */
+  /**
+   * Stops accepting, lets in-flight requests finish (up to drainMs), then
+   * closes every connection: HTTP/2 sessions get the graceful GOAWAY, HTTP/1.1
+   * answers say `connection: close`.
+   */
   close(drainMs?: number): Promise<void>;
   /** A reload's certificate, key and client CA: new handshakes use them, open connections keep theirs (tls mode). */
   setTlsMaterial(material: TlsMaterial): void;
@@ -61,8 +68,9 @@ interface StreamRules {
 /**
  * The server's one 'stream' listener, in place of node's compatibility layer
  * (which makes request/response objects and emits 'request'): every stream
- * gets its 'error' listener before anything can be written to it, then its
- * deadline or its long-lived slot; `claim` may take it (the unary gRPC
+ * gets its 'error' listener before anything can be written to it, is
+ * counted among its session's open streams, then gets its deadline or its
+ * long-lived slot; `claim` may take it (the unary gRPC
  * server does), else it goes on to the compatibility layer.
  */
 function dispatchStreams(server: http2.Http2Server | http2.Http2SecureServer, rules: StreamRules, claim: StreamClaimer | undefined): void {
@@ -72,6 +80,7 @@ function dispatchStreams(server: http2.Http2Server | http2.Http2SecureServer, ru
   server.removeListener("stream", compat);
   server.on("stream", function (this: unknown, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) {
     absorbErrors(stream, rules.events, "stream_error");
+    countOpen(stream);
     if (isLongLived(headers[":path"] ?? "")) {
       if (!admitLongLived(stream, rules.longLived)) {
         rules.events.count("streaming_call_refused_per_ip");
@@ -131,6 +140,9 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
   const connectionSlots = new AddressSlots(config.limits.maxConnectionsPerIp, ipv6Prefix, exempt);
   const longLived = new AddressSlots(config.limits.maxStreamingCallsPerIp, ipv6Prefix, exempt);
   const stalls = new WriteStallWatch(t.writeStallMs, () => events.count("write_stalled"));
+  const limits = config.limits;
+  const goaway: GoawayTiming = { pingTimeoutMs: limits.keepaliveTimeoutSeconds * 1000, graceMs: limits.maxConnectionAgeGraceSeconds * 1000 };
+  const http1Ages = new Http1Ages(limits.maxConnectionAgeSeconds * 1000, events);
   // Pipelined HTTP/1.1 requests are handled in turn (HTTP/2 requests pass straight through).
   const ordered = answerInOrder(handler, MAX_REQUESTS_PER_SOCKET);
   const sockets = new Set<net.Socket>();
@@ -155,6 +167,7 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
         minVersion: "TLSv1.2",
         handshakeTimeout: t.handshakeMs,
         settings: H2_SETTINGS,
+        Http1ServerResponse: http1Ages.responseClass(),
       },
       ordered,
     );
@@ -165,27 +178,41 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
     outer = secure;
     setTlsMaterial = (m) => secure.setSecureContext({ cert: m.cert, key: m.key, ...(m.ca === undefined ? {} : { ca: m.ca }) });
     secure.on("secureConnection", (socket: import("node:tls").TLSSocket) => {
-      if (socket.alpnProtocol !== "h2") stalls.watch(socket);
+      if (socket.alpnProtocol === "h2") return;
+      stalls.watch(socket);
+      http1Ages.stamp(socket);
     });
   } else {
     const h2c = http2.createServer({ settings: H2_SETTINGS }, handler);
     // Set as properties: createServer's options do not take every knob (maxRequestsPerSocket).
-    const plain = Object.assign(http.createServer(ordered), http1Timeouts(t));
-    plain.on("connection", (socket: net.Socket) => stalls.watch(socket));
+    const plain = Object.assign(http.createServer({ ServerResponse: http1Ages.responseClass() }, ordered), http1Timeouts(t));
+    plain.on("connection", (socket: net.Socket) => {
+      stalls.watch(socket);
+      http1Ages.stamp(socket);
+    });
     h1 = plain;
     h2 = h2c;
     outer = sniffingServer(h2c, plain, t.handshakeMs);
   }
   dispatchStreams(h2, { requestMs: t.requestMs, longLived, maxLongLived: config.limits.maxStreamingCallsPerIp, events }, handler.claimStream);
-  idleSessions(h2, t.idleSessionMs); // an idle session (no frames) is destroyed
+  const liveness = new PeerLiveness();
+  liveness.listen(h2);
+  const keepaliveRules = { timeMs: limits.keepaliveTimeSeconds * 1000, timeoutMs: limits.keepaliveTimeoutSeconds * 1000 };
+  // An idle session (no frames) is destroyed; with keepalive on, a watcher is asked first.
+  idleSessions(h2, t.idleSessionMs, liveness, keepaliveRules.timeMs === 0 ? null : keepaliveRules.timeoutMs);
+  keepalive(h2, keepaliveRules, liveness, events);
+  ageSessions(h2, { maxAgeMs: limits.maxConnectionAgeSeconds * 1000, ...goaway }, events);
   // Past this many open sockets new ones are closed on accept, so clients cannot use up every descriptor.
   outer.maxConnections = config.limits.maxConnections;
 
   const sessions = new Set<http2.ServerHttp2Session>();
+  // Set by close(): the drain's GOAWAY timing; a session that starts meanwhile gets it at once.
+  let draining: GoawayTiming | null = null;
   h2.on("session", (session: http2.ServerHttp2Session) => {
     absorbErrors(session, events, "session_error");
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    if (draining !== null) goAwayGracefully(session, draining);
   });
   outer.on("connection", (socket: net.Socket) => {
     const key = connectionSlots.keyOf(socket.remoteAddress);
@@ -218,21 +245,25 @@ export async function listen(config: Config, handler: RequestHandler, opts: List
     setTlsMaterial: (m) => setTlsMaterial(m),
     port: bound,
     async close(drainMs = 10_000): Promise<void> {
-      const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
+      // net.Server's close only stops accepting: the HTTP/2 server's own close
+      // (Node 24) would send every session its final GOAWAY at once.
+      const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(outer, () => resolve()));
+      http1Ages.drain();
       h1.closeIdleConnections();
       const deadline = setTimeout(() => {
         for (const s of sockets) s.destroy();
       }, drainMs);
       deadline.unref();
-      // HTTP/2: GOAWAY lets open streams finish. HTTP/1.1: idle keep-alive sockets close now, busy ones when done.
-      for (const session of sessions) session.close();
+      // HTTP/2: the graceful GOAWAY lets open streams finish. HTTP/1.1: idle keep-alive sockets close now, busy ones when done.
+      draining = { pingTimeoutMs: goaway.pingTimeoutMs, graceMs: drainMs };
+      for (const session of sessions) goAwayGracefully(session, draining);
       const idleSweep = setInterval(() => h1.closeIdleConnections(), 50);
       idleSweep.unref();
       await closed;
       clearInterval(idleSweep);
       clearTimeout(deadline);
       stalls.stop();
-      if (config.mode === "http") h1.close(); // stops node:http's connection-checking timer
+      h1.close(); // stops node:http's connection-checking timer (every connection is gone by now)
     },
   };
 }

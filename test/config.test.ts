@@ -90,7 +90,7 @@ describe("defaults", () => {
       trustedProxies: [],
       allowSync: true,
       maxNodes: 2048,
-      limits: { maxBodyBytes: 65536, maxSyncBodyBytes: 2097152, maxSyncIdentities: 1000, maxConnections: 10000, maxConnectionsPerIp: 256, maxStreamingCallsPerIp: 16, keepAliveSeconds: 5, drainSeconds: 10 },
+      limits: { maxBodyBytes: 65536, maxSyncBodyBytes: 2097152, maxSyncIdentities: 1000, maxConnections: 10000, maxConnectionsPerIp: 256, maxStreamingCallsPerIp: 16, keepAliveSeconds: 5, drainSeconds: 10, maxConnectionAgeSeconds: 0, maxConnectionAgeGraceSeconds: 30, keepaliveTimeSeconds: 0, keepaliveTimeoutSeconds: 20 },
       rateLimit: {
         enabled: true,
         perIpRps: 5,

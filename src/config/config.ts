@@ -68,6 +68,14 @@ export interface Config {
     readonly keepAliveSeconds: number;
     /** Shutdown: in-flight requests get this long before their connections are cut. */
     readonly drainSeconds: number;
+    /** A connection older than this (±10% per connection) is asked to go away; 0: never. */
+    readonly maxConnectionAgeSeconds: number;
+    /** In-flight calls on an aged HTTP/2 connection get this long after its first GOAWAY. */
+    readonly maxConnectionAgeGraceSeconds: number;
+    /** HTTP/2: a connection quiet this long gets a server PING; 0: no server PINGs. */
+    readonly keepaliveTimeSeconds: number;
+    /** HTTP/2: a PING unanswered this long closes the connection (keepalive, and the round trip of a graceful GOAWAY). */
+    readonly keepaliveTimeoutSeconds: number;
   };
   readonly rateLimit: RateLimitConfig;
   readonly envelope: { readonly pepper: Uint8Array; readonly keys: readonly EnvelopeKeyConfig[] };
@@ -617,6 +625,10 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
       maxStreamingCallsPerIp: int(limits.max_streaming_calls_per_ip, "limits.max_streaming_calls_per_ip", d.limits.max_streaming_calls_per_ip, 1, 100_000),
       keepAliveSeconds: int(limits.keep_alive_seconds, "limits.keep_alive_seconds", d.limits.keep_alive_seconds, 1, 3600),
       drainSeconds: int(limits.drain_seconds, "limits.drain_seconds", d.limits.drain_seconds, 0, 3600),
+      maxConnectionAgeSeconds: int(limits.max_connection_age_seconds, "limits.max_connection_age_seconds", d.limits.max_connection_age_seconds, 0, 604_800),
+      maxConnectionAgeGraceSeconds: int(limits.max_connection_age_grace_seconds, "limits.max_connection_age_grace_seconds", d.limits.max_connection_age_grace_seconds, 1, 86_400),
+      keepaliveTimeSeconds: int(limits.keepalive_time_seconds, "limits.keepalive_time_seconds", d.limits.keepalive_time_seconds, 0, 86_400),
+      keepaliveTimeoutSeconds: int(limits.keepalive_timeout_seconds, "limits.keepalive_timeout_seconds", d.limits.keepalive_timeout_seconds, 1, 3600),
     },
     rateLimit: readRateLimit(t.rate_limit),
     envelope: readEnvelope(t.envelope, opts.nowMs ?? Date.now()),

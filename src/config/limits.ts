@@ -53,7 +53,19 @@ export const LIMIT_DEFAULTS = {
   keep_alive_seconds: 5,
   // How long in-flight requests get to finish after SIGTERM/SIGINT.
   drain_seconds: 10,
+  // Connections that age out (gRFC A9): 0 keeps them for as long as clients like.
+  // Each connection's age is drawn within ±10% so a fleet of clients does not reconnect in step.
+  max_connection_age_seconds: 0,
+  // After an aged connection's GOAWAY, its calls in flight get this long; the request deadline (30 s) bounds unary calls anyway.
+  max_connection_age_grace_seconds: 30,
+  // Server PINGs on HTTP/2 connections quiet this long (gRFC A8); 0: none.
+  keepalive_time_seconds: 0,
+  // A peer that leaves a server PING unanswered this long is taken as gone (gRPC's default).
+  keepalive_timeout_seconds: 20,
 } as const;
+
+/** Each connection's maximum age is drawn within this fraction either side of the configured one. */
+export const CONNECTION_AGE_JITTER = 0.1;
 
 /** Batch sizes one request may carry, on every surface. */
 export interface BatchLimits {

@@ -20,13 +20,41 @@ const DEADLINE_TIMER = Symbol("deadline timer");
 const DEADLINE_PASSED = Symbol("deadline passed");
 const SLOT = Symbol("long-lived slot");
 const LONG_LIVED = Symbol("open long-lived streams");
+const OPEN = Symbol("open streams");
+const WHEN_NONE_OPEN = Symbol("called when no stream is open");
+const SESSION = Symbol("the stream's session");
 
+type CountedSession = http2.ServerHttp2Session & { [LONG_LIVED]?: number; [OPEN]?: number; [WHEN_NONE_OPEN]?: () => void };
 type TimedStream = http2.ServerHttp2Stream & {
   [DEADLINE_TIMER]?: NodeJS.Timeout;
   [DEADLINE_PASSED]?: boolean;
   [SLOT]?: { readonly slots: AddressSlots; readonly key: string | null };
+  [SESSION]?: CountedSession;
 };
-type CountedSession = http2.ServerHttp2Session & { [LONG_LIVED]?: number };
+
+function streamClosed(this: TimedStream): void {
+  const session = this[SESSION];
+  if (session === undefined) return;
+  const left = (session[OPEN] ?? 1) - 1;
+  session[OPEN] = left;
+  if (left === 0) session[WHEN_NONE_OPEN]?.();
+}
+
+/** Counts `stream` among its session's open streams until it closes (a session going away must know when none is left). */
+export function countOpen(stream: http2.ServerHttp2Stream): void {
+  const session = stream.session as CountedSession | undefined;
+  if (session === undefined) return;
+  (stream as TimedStream)[SESSION] = session;
+  session[OPEN] = (session[OPEN] ?? 0) + 1;
+  stream.on("close", streamClosed);
+}
+
+/** Calls `fn` once `session` has no open stream: at once when it has none now. */
+export function whenNoStreamOpen(session: http2.ServerHttp2Session, fn: () => void): void {
+  const counted = session as CountedSession;
+  if ((counted[OPEN] ?? 0) === 0) return fn();
+  counted[WHEN_NONE_OPEN] = fn;
+}
 
 function cancelStream(stream: TimedStream): void {
   stream[DEADLINE_PASSED] = true;
@@ -86,30 +114,9 @@ export function refuseLongLived(stream: http2.ServerHttp2Stream, contentType: st
   stream.resume(); // whatever the client still sends is dropped
 }
 
-/**
- * The session idle timer: a session with no frames for `idleMs` is closed,
- * unless it holds a long-lived stream and its client has sent a PING within
- * that time (an honest watcher keeps its connection with pings).
- */
-export function idleSessions(server: http2.Http2Server | http2.Http2SecureServer, idleMs: number, now: () => number = Date.now): void {
-  const lastPing = new WeakMap<http2.ServerHttp2Session, number>();
-  server.on("session", (session: http2.ServerHttp2Session) => {
-    session.on("ping", () => lastPing.set(session, now()));
-  });
-  server.setTimeout(idleMs);
-  const decide = (session: http2.ServerHttp2Session): void => {
-    if (session.destroyed || session.closed) return;
-    const watching = ((session as CountedSession)[LONG_LIVED] ?? 0) > 0;
-    const pinged = now() - (lastPing.get(session) ?? -Infinity) < idleMs;
-    if (watching && pinged) {
-      // node's timer fires once; look again after another idle period.
-      session.setTimeout(idleMs, () => decide(session));
-      return;
-    }
-    session.destroy();
-  };
-  // With a 'timeout' listener node does not destroy the session itself: `decide` does.
-  server.on("timeout", decide);
+/** True while `session` holds a long-lived stream (health Watch, reflection). */
+export function holdsLongLived(session: http2.ServerHttp2Session): boolean {
+  return ((session as CountedSession)[LONG_LIVED] ?? 0) > 0;
 }
 
 // The last line of defence: an error on any stream or session is counted,

@@ -5,6 +5,7 @@
 // stdout (lines for people with `--log-format pretty`); the announce line is a
 // plain stdout line of its own (scripts and tests match it); messages for the
 // human at the terminal (dev-mode warning, start-up errors) go to stderr.
+// A start-up failure exits 78 (EX_CONFIG) when a setting is wrong, else 1.
 import { writeFileSync } from "node:fs";
 import http from "node:http";
 import { isIP } from "node:net";
@@ -44,6 +45,38 @@ const USAGE = `usage:
 LEVEL: ${LOG_LEVELS.join(", ")} (default: [log] level in the config, else info)
 FORMAT: json (one JSON object a line, the default) or pretty (ISO time, level names; for people)
         (default: [log] format in the config, else json)`;
+
+/** sysexits.h EX_CONFIG: a setting is wrong (the file, a file it names, a flag); restarting as is will not help. */
+const EXIT_CONFIG = 78;
+
+/** The exit status of a start-up failure: EX_CONFIG for a ConfigError (StorageSetupError is one), else 1. */
+function exitStatusOf(err: unknown): number {
+  return err instanceof ConfigError ? EXIT_CONFIG : 1;
+}
+
+/**
+ * A listener that could not bind its address, naming the config key. Exit 1,
+ * not EX_CONFIG: the setting may be right and another process in the way.
+ */
+class AddressError extends Error {
+  override name = "AddressError";
+}
+
+const BIND_PROBLEMS: Record<string, string> = {
+  EADDRINUSE: "is in use by another process (EADDRINUSE); pick another port or stop the other process",
+  EACCES: "may not be bound by this user (EACCES); ports below 1024 need privileges, pick a higher port",
+  EADDRNOTAVAIL: "is not an address of this machine (EADDRNOTAVAIL); use one of its addresses, or 0.0.0.0",
+};
+
+/** Rewrites a bind failure of `key`'s listener into one line naming the key; other errors pass unchanged. */
+function bindError(key: string, address: { host: string; port: number }): (err: unknown) => never {
+  return (err) => {
+    const problem = BIND_PROBLEMS[(err as NodeJS.ErrnoException).code ?? ""];
+    if (problem === undefined) throw err;
+    const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+    throw new AddressError(`config: ${key} ${host}:${address.port} ${problem}`);
+  };
+}
 
 function log(line: string): void {
   process.stderr.write(line + "\n");
@@ -201,8 +234,9 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
   // The listener comes up while Redis may still be unreachable: liveness 200,
   // readiness 503 and calls 503 until it is usable.
   const app = await createApp(config, { logger, waitForStorage: false });
-  const ops = await listenOps(config, app.opsHandler as http.RequestListener);
-  const server = await listen(config, app.handler);
+  const ops = config.ops.address === null ? null
+    : await listenOps(config, app.opsHandler as http.RequestListener).catch(bindError("ops.address", config.ops.address));
+  const server = await listen(config, app.handler).catch(bindError("address", config.address));
   warnOpenWrites(config);
   if (ops !== null) process.stdout.write(`enigma-node-registry ops endpoints (/metrics, /healthz, /readyz) on ${ops.url}\n`);
   process.stdout.write(`enigma-node-registry listening on ${server.url}\n`);
@@ -215,7 +249,7 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
       if (stopping) return; // closing the store ends the wait
       // A setting to fix (a refused password, a certificate that does not verify): retrying will not help.
       log(err instanceof ConfigError ? err.message : `enigma-node-registry: storage: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(1);
+      process.exit(exitStatusOf(err));
     },
   );
 
@@ -314,6 +348,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  log(err instanceof ConfigError ? err.message : `enigma-node-registry: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  const ours = err instanceof ConfigError || err instanceof AddressError; // one line that already says what to fix
+  log(ours ? err.message : `enigma-node-registry: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(exitStatusOf(err));
 });

@@ -206,6 +206,24 @@ describe("unknown keys", () => {
     );
   });
 
+  it("suggests the nearest key of the same table for a slip of the keyboard", () => {
+    refuse(http("adress = \"127.0.0.1:1\""), 'config: unknown key "adress" (did you mean address?)');
+    refuse(http("", '[storage]\nkind = "redis"\npasword_file = "/run/secrets/redis"'), 'config: unknown key "storage.pasword_file" (did you mean password_file?)');
+    refuse(http("", "[rate_limit]\nburts = 3"), 'config: unknown key "rate_limit.burts" (did you mean burst?)'); // two letters swapped
+    refuse(http("", "[rate_limit.endpoints]\nresolve = 3"), 'config: unknown key "rate_limit.endpoints.resolve"');
+    refuse(http("", '[log]\nLevel = "debug"'), 'config: unknown key "log.Level" (did you mean level?)');
+    refuse(
+      withEnvelope(`keys = [{ kid_hex = "0001020304050607", x25519_private_key_hex = "${PRIV}", actve = true }]`),
+      'config: unknown key "envelope.keys[0].actve" (did you mean active?)',
+    );
+    refuse(http("", "[transparency]\nwitness_qorum = 1"), 'config: unknown key "transparency.witness_qorum" (did you mean witness_quorum?)');
+  });
+
+  it("suggests nothing for a key far from every allowed one", () => {
+    refuse(http("", '[storage]\nhost = "redis"'), 'config: unknown key "storage.host"');
+    refuse(http("", "[pow]\nfoo = 1"), 'config: unknown key "pow.foo"');
+  });
+
   it("refuses prototype-looking keys as unknown", () => {
     refuse(http("", '[pow]\n"__proto__" = 1'), 'config: unknown key "pow.__proto__"');
   });
@@ -666,6 +684,23 @@ describe("TOML syntax errors", () => {
   it("report the parser's line and column on one line", () => {
     refuse("mode = \"http\"\nmax_nodes = =\n", /^config: TOML syntax error at line 2, column 13: /);
     refuse("[pow]\n[pow]\n", /^config: TOML syntax error at line 2, column \d+: .*redefine/);
+  });
+
+  it("name a string left open at the end of its line, at the column of its opening quote", () => {
+    const open = 'unterminated string (the line ends before its closing quote; a string over several lines needs """ or \'\'\')';
+    refuse('mode = "http"\n[log]\nlevel = "debug\nformat = "json"\n', `config: TOML syntax error at line 3, column 9: ${open}`);
+    refuse("mode = 'http\r\n", `config: TOML syntax error at line 1, column 8: ${open}`); // CRLF, a literal string
+    // An escaped quote does not close it, a quote in a comment opens nothing, and it may sit in an inline table.
+    refuse('a = "x" # "\nb = "say \\" more\n', `config: TOML syntax error at line 2, column 5: ${open}`);
+    refuse('cors = { allowed_origins = ["https://a.example] }\n', `config: TOML syntax error at line 1, column 29: ${open}`);
+  });
+
+  it("name a string left open at the end of the file", () => {
+    refuse('mode = "http"\naddress = """127.0.0.1:1', "config: TOML syntax error at line 2, column 11: unterminated string (the file ends before its closing quote)");
+  });
+
+  it("still name a control character inside a closed string as such", () => {
+    refuse('mode = "ht\u0001tp"\n', /^config: TOML syntax error at line 1, column \d+: control characters are not allowed in strings/);
   });
 });
 

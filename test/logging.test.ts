@@ -234,7 +234,7 @@ describe("log level", () => {
 
   it("refuses a bad --log-level with one line", () => {
     const r = runCli(["--config", writeConfig("lv.toml", testToml()), "--log-level", "loud"]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(78); // EX_CONFIG, as for a bad [log] level
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("--log-level");
   }, 20_000);
@@ -348,7 +348,7 @@ describe("log format pretty", () => {
 
   it("refuses a bad --log-format with one line", () => {
     const r = runCli(["--config", writeConfig("lf.toml", testToml()), "--log-format", "xml"]);
-    expect(r.status).not.toBe(0); // the exit status of a config error (the same as a bad --log-level)
+    expect(r.status).toBe(78); // EX_CONFIG, the same as a bad --log-level
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain('--log-format must be one of json, pretty (got "xml")');
   }, 20_000);

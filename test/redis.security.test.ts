@@ -141,11 +141,11 @@ describe("a single TLS-only Redis with an ACL user", () => {
     await refusedAtStart(elsewhere, /NOPERM.*"other:"/);
   });
 
-  test("the process: a wrong password exits 1 at once with one line on stderr", { timeout: 30_000 }, () => {
+  test("the process: a wrong password exits 78 (EX_CONFIG) at once with one line on stderr", { timeout: 30_000 }, () => {
     const file = writeConfig("secured-wrongpass.toml", redisToml({ storage: storage({ password: "not-it" }) }));
     const t0 = performance.now();
     const out = runCli(["--config", file]);
-    expect(out.status).toBe(1);
+    expect(out.status).toBe(78);
     expect(performance.now() - t0).toBeLessThan(15_000);
     const lines = out.stderr.trim().split("\n");
     expect(lines.at(-1)).toMatch(/^storage: Redis refused the credentials \(WRONGPASS.*\); check storage\.username and storage\.password_file/);

@@ -223,9 +223,9 @@ describe("start-up with bad TLS files (CLI)", () => {
     ["invalid client CA", { ca: garbage }, garbage, "tls.client_ca_pem_path"],
   ];
   for (const [name, files, named, key] of cases) {
-    it(`exits 1 with one line naming the file: ${name}`, () => {
+    it(`exits 78 (EX_CONFIG) with one line naming the file: ${name}`, () => {
       const r = start(name.replace(/ /g, "-"), tlsToml(files));
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(78);
       const lines = r.stderr.trim().split("\n");
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain(named);
@@ -239,7 +239,7 @@ describe("start-up with bad TLS files (CLI)", () => {
     const toml = tlsToml({ cert: missing }, { storage: `kind = "redis"\nurl = "redis://127.0.0.1:${port}"` });
     const started = Date.now();
     const r = start("missing-cert-redis-down", toml);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(78);
     expect(r.stderr).toContain(missing);
     expect(Date.now() - started).toBeLessThan(15_000); // it did not wait for Redis
   }, 20_000);

@@ -381,13 +381,13 @@ describe("keygen transparency", () => {
     expect(r.status).toBe(0);
     expect(parsesBack(r.stdout).origin).toBe(ORIGIN);
     const missing = runCli(["keygen", "transparency"]);
-    expect(missing.status).toBe(1);
+    expect(missing.status).toBe(78); // EX_CONFIG
     expect(missing.stderr).toContain("keygen transparency needs ORIGIN");
     const bad = runCli(["keygen", "transparency", "https://x.example/log"]);
-    expect(bad.status).toBe(1);
+    expect(bad.status).toBe(78);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     const extra = runCli(["keygen", "transparency", ORIGIN, "more"]);
-    expect(extra.status).toBe(1);
+    expect(extra.status).toBe(78);
     expect(extra.stderr).toContain('unknown command "keygen transparency registry.example/log more"');
     const plain = runCli(["keygen"]);
     expect(plain.status).toBe(0);
@@ -398,7 +398,7 @@ describe("keygen transparency", () => {
   it("a config with a bad [transparency] table stops the CLI with one line naming the key", () => {
     const file = writeConfig("bad-transparency.toml", block({ origin: '"other.example/log"' }));
     const r = runCli(["--config", file]);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(78); // EX_CONFIG
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain("transparency.signing_key");

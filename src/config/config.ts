@@ -11,7 +11,9 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { keyPrefixProblem } from "./keyPrefix.js";
 import { LIMIT_DEFAULTS } from "./limits.js";
 import { LOG_LEVELS, type LogLevel } from "./logLevel.js";
-import { readTransparency, type TransparencyConfig } from "./transparency.js";
+import { closestKey } from "./didYouMean.js";
+import { tomlSyntaxMessage } from "./tomlSyntax.js";
+import { TRANSPARENCY_KEYS, TRANSPARENCY_WITNESS_KEYS, readTransparency, type TransparencyConfig } from "./transparency.js";
 
 export type { TransparencyConfig, TransparencyWitness } from "./transparency.js";
 
@@ -196,6 +198,49 @@ const TOP_KEYS = [
   "transparency",
 ];
 
+/** The [storage] keys for reaching Redis securely; refused with kind = "memory". */
+const REDIS_SECURITY_KEYS = [
+  "username", "password_file", "tls", "tls_ca_pem_path", "tls_cert_pem_path", "tls_key_pem_path", "tls_server_name",
+  "sentinel_tls", "sentinel_username",
+] as const;
+
+/**
+ * Every key the loader accepts, by table: "" is the top level, and "[]" marks
+ * the entries of an array of tables ("envelope.keys[]"). Each table is checked
+ * against its list here and nowhere else, so docs/CONFIGURATION.md can be
+ * tested against exactly what the loader accepts.
+ */
+export const CONFIG_KEYS: Readonly<Record<string, readonly string[]>> = {
+  "": TOP_KEYS,
+  limits: Object.keys(DEFAULTS.limits),
+  rate_limit: ["enabled", "per_ip_rps", "burst", "ban_seconds", "replicas", "ipv6_prefix_length", "endpoints", "exempt_cidrs"],
+  "rate_limit.endpoints": Object.keys(DEFAULTS.rate_limit.endpoints),
+  envelope: ["pepper_hex", "keys"],
+  "envelope.keys[]": ["kid_hex", "x25519_private_key_hex", "active", "not_after_epoch_ms"],
+  tls: ["cert_pem_path", "key_pem_path", "client_ca_pem_path"],
+  storage: [
+    "kind", "url", "key_prefix", "cluster_nodes", "path",
+    "sentinels", "sentinel_master", "sentinel_password", "min_replica_acks", "replica_ack_timeout_ms",
+    ...REDIS_SECURITY_KEYS,
+  ],
+  presence: Object.keys(DEFAULTS.presence),
+  pow: Object.keys(DEFAULTS.pow),
+  log: Object.keys(DEFAULTS.log),
+  crypto: Object.keys(DEFAULTS.crypto),
+  cors: Object.keys(DEFAULTS.cors),
+  access: Object.keys(DEFAULTS.access),
+  ops: ["address"],
+  transparency: TRANSPARENCY_KEYS,
+  "transparency.witnesses[]": TRANSPARENCY_WITNESS_KEYS,
+};
+
+/** The allowed keys of table `name` ("envelope.keys[0]" is an entry of "envelope.keys[]"). */
+function keysOf(name: string): readonly string[] {
+  const keys = CONFIG_KEYS[name.replace(/\[\d+\]$/, "[]")];
+  if (keys === undefined) throw new Error(`no key list for table "${name}"`); // a loader bug, not a config error
+  return keys;
+}
+
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 // Durations become Node timers, which silently fire after 1 ms past 2^31-1 ms.
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -222,12 +267,15 @@ function isTable(v: unknown): v is Table {
   return proto === null || proto === Object.prototype; // not a TomlDate
 }
 
-/** Checks a table's keys against `allowed`; an absent table reads as empty (all defaults). */
-function table(v: unknown, name: string, allowed: readonly string[]): Table {
+/** Checks a table's keys against CONFIG_KEYS; an absent table reads as empty (all defaults). */
+function table(v: unknown, name: string): Table {
   if (v === undefined) return {};
   if (!isTable(v)) fail(`${name} must be a table (got ${show(v)})`);
+  const allowed = keysOf(name);
   for (const key of Object.keys(v)) {
-    if (!allowed.includes(key)) fail(`unknown key "${name ? `${name}.${key}` : key}"`);
+    if (allowed.includes(key)) continue;
+    const suggestion = closestKey(key, allowed);
+    fail(`unknown key "${name ? `${name}.${key}` : key}"${suggestion === null ? "" : ` (did you mean ${suggestion}?)`}`);
   }
   return v;
 }
@@ -349,8 +397,8 @@ function deepFreeze<T>(v: T): T {
 
 function readRateLimit(v: unknown): RateLimitConfig {
   const d = DEFAULTS.rate_limit;
-  const t = table(v, "rate_limit", ["enabled", "per_ip_rps", "burst", "ban_seconds", "replicas", "ipv6_prefix_length", "endpoints", "exempt_cidrs"]);
-  const e = table(t.endpoints, "rate_limit.endpoints", Object.keys(d.endpoints));
+  const t = table(v, "rate_limit");
+  const e = table(t.endpoints, "rate_limit.endpoints");
   return {
     enabled: bool(t.enabled, "rate_limit.enabled", d.enabled),
     perIpRps: int(t.per_ip_rps, "rate_limit.per_ip_rps", d.per_ip_rps, 1, MAX_SAFE),
@@ -370,14 +418,14 @@ function readRateLimit(v: unknown): RateLimitConfig {
 
 function readEnvelope(v: unknown, nowMs: number): Config["envelope"] {
   if (v === undefined) fail("[envelope] is required (generate one with `npm run keygen`)");
-  const t = table(v, "envelope", ["pepper_hex", "keys"]);
+  const t = table(v, "envelope");
   const pepper = hex(t.pepper_hex, "envelope.pepper_hex", 32);
   const list = array(t.keys, "envelope.keys", undefined);
   if (list.length === 0) fail("envelope.keys must list at least one key");
   const seen = new Set<string>();
   const keys = list.map((raw, i): EnvelopeKeyConfig => {
     const name = `envelope.keys[${i}]`;
-    const k = table(raw, name, ["kid_hex", "x25519_private_key_hex", "active", "not_after_epoch_ms"]);
+    const k = table(raw, name);
     const kid = hex(k.kid_hex, `${name}.kid_hex`, 8);
     const kidHex = Buffer.from(kid).toString("hex");
     if (seen.has(kidHex)) fail(`${name}.kid_hex "${kidHex}" is listed twice`);
@@ -405,7 +453,7 @@ function readTls(v: unknown, mode: Config["mode"]): Config["tls"] {
     if (mode === "tls") fail('mode "tls" needs a [tls] table with cert_pem_path and key_pem_path');
     return null;
   }
-  const t = table(v, "tls", ["cert_pem_path", "key_pem_path", "client_ca_pem_path"]);
+  const t = table(v, "tls");
   const tls = {
     certPemPath: nonEmpty(t.cert_pem_path, "tls.cert_pem_path"),
     keyPemPath: nonEmpty(t.key_pem_path, "tls.key_pem_path"),
@@ -417,11 +465,7 @@ function readTls(v: unknown, mode: Config["mode"]): Config["tls"] {
 
 function readStorage(v: unknown): Config["storage"] {
   const d = DEFAULTS.storage;
-  const t = table(v, "storage", [
-    "kind", "url", "key_prefix", "cluster_nodes", "path",
-    "sentinels", "sentinel_master", "sentinel_password", "min_replica_acks", "replica_ack_timeout_ms",
-    ...REDIS_SECURITY_KEYS,
-  ]);
+  const t = table(v, "storage");
   if (t.kind === "sled") fail('storage.kind "sled" is not supported; use "redis" (shared by every replica) or "memory"');
   if (t.path !== undefined) str(t.path, "storage.path", undefined); // accepted for old sled configs, ignored
   const kind = oneOf(t.kind, "storage.kind", d.kind, ["memory", "redis"]);
@@ -456,11 +500,6 @@ function readStorage(v: unknown): Config["storage"] {
 
 /** A Redis reached without credentials or TLS (the defaults). */
 export const PLAIN_REDIS: RedisSecurity = { username: null, passwordFile: null, tls: null, sentinelTls: null, sentinelUsername: null };
-
-const REDIS_SECURITY_KEYS = [
-  "username", "password_file", "tls", "tls_ca_pem_path", "tls_cert_pem_path", "tls_key_pem_path", "tls_server_name",
-  "sentinel_tls", "sentinel_username",
-] as const;
 
 export type RedisSecurity = Pick<Config["storage"], "username" | "passwordFile" | "tls" | "sentinelTls" | "sentinelUsername">;
 
@@ -536,7 +575,7 @@ function corsOrigin(v: unknown, name: string): string {
 
 function readCors(v: unknown): Config["cors"] {
   const d = DEFAULTS.cors;
-  const t = table(v, "cors", Object.keys(d));
+  const t = table(v, "cors");
   const origins = array(t.allowed_origins, "cors.allowed_origins", d.allowed_origins)
     .map((o, i) => corsOrigin(o, `cors.allowed_origins[${i}]`));
   // "*" already admits every origin: listing others beside it suggests a restriction that is not there.
@@ -560,7 +599,7 @@ function sha256List(v: unknown, name: string): string[] {
 
 function readAccess(v: unknown, allowSyncRaw: unknown): AccessConfig {
   const d = DEFAULTS.access;
-  const t = table(v, "access", Object.keys(d));
+  const t = table(v, "access");
   const tokenSha256 = sha256List(t.token_sha256, "access.token_sha256");
   const peerCertSha256 = sha256List(t.peer_cert_sha256, "access.peer_cert_sha256");
   // The original's allow_sync = false still turns sync off; saying otherwise in [access] too is a contradiction.
@@ -578,7 +617,7 @@ function readAccess(v: unknown, allowSyncRaw: unknown): AccessConfig {
 }
 
 function readOps(v: unknown): Config["ops"] {
-  const t = table(v, "ops", ["address"]);
+  const t = table(v, "ops");
   return { address: t.address === undefined ? null : hostPort(t.address, "ops.address", 0) };
 }
 
@@ -597,17 +636,16 @@ export function parseConfig(tomlText: string, opts: ConfigOptions = {}): Config 
     doc = parse(tomlText, { integersAsBigInt: true });
   } catch (err) {
     if (!(err instanceof TomlError)) throw err;
-    const reason = (err.message.split("\n")[0] ?? "").replace(/^Invalid TOML document: /, "");
-    fail(`TOML syntax error at line ${err.line}, column ${err.column}: ${reason}`);
+    fail(tomlSyntaxMessage(err, tomlText));
   }
-  const t = table(doc, "", TOP_KEYS);
+  const t = table(doc, "");
   const d = DEFAULTS;
   const mode = oneOf(t.mode, "mode", d.mode, ["http", "tls"]);
-  const limits = table(t.limits, "limits", Object.keys(d.limits));
-  const presence = table(t.presence, "presence", Object.keys(d.presence));
-  const pow = table(t.pow, "pow", Object.keys(d.pow));
-  const log = table(t.log, "log", Object.keys(d.log));
-  const crypto = table(t.crypto, "crypto", Object.keys(d.crypto));
+  const limits = table(t.limits, "limits");
+  const presence = table(t.presence, "presence");
+  const pow = table(t.pow, "pow");
+  const log = table(t.log, "log");
+  const crypto = table(t.crypto, "crypto");
   const config: Config = {
     // Port 0 asks the OS for any free port (tests use it).
     address: hostPort(t.address ?? d.address, "address", 0),

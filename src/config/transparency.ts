@@ -51,7 +51,8 @@ export interface TransparencyConfig {
 export interface ConfigReaders {
   fail(message: string): never;
   show(v: unknown): string;
-  table(v: unknown, name: string, allowed: readonly string[]): Record<string, unknown>;
+  /** Checks the table's keys against config.ts's CONFIG_KEYS, which lists the two below. */
+  table(v: unknown, name: string): Record<string, unknown>;
   int(v: unknown, name: string, def: number | undefined, min: number, max: number): number;
   bool(v: unknown, name: string, def: boolean): boolean;
   str(v: unknown, name: string, def: string | undefined): string;
@@ -66,11 +67,11 @@ export const TRANSPARENCY_DEFAULTS = {
   cosign_refresh_seconds: 60,
 } as const;
 
-const KEYS = [
+export const TRANSPARENCY_KEYS = [
   "enabled", "origin", "signing_key", "vrf_private_key_hex",
   "integrate_interval_ms", "proof_wait_ms", "witness_quorum", "cosign_refresh_seconds", "witnesses",
 ];
-const WITNESS_KEYS = ["name", "vkey", "url"];
+export const TRANSPARENCY_WITNESS_KEYS = ["name", "vkey", "url"];
 
 /** The order q of the ristretto255 group: VRF secret scalars are in 1 ..= q-1. */
 export const RISTRETTO255_ORDER: bigint = ristretto255.Point.Fn.ORDER;
@@ -142,7 +143,7 @@ function witnesses(v: unknown, r: ConfigReaders): TransparencyWitness[] {
   const seen = new Set<string>();
   return list.map((raw, i) => {
     const at = `transparency.witnesses[${i}]`;
-    const w = r.table(raw, at, WITNESS_KEYS);
+    const w = r.table(raw, at);
     const name = r.str(w.name, `${at}.name`, undefined);
     if (!isValidKeyName(name)) r.fail(`${at}.name must be a non-empty key name with no space, '+' or control character (got ${r.show(name)})`);
     if (seen.has(name)) r.fail(`${at}.name ${r.show(name)} is listed twice`);
@@ -160,7 +161,7 @@ function witnesses(v: unknown, r: ConfigReaders): TransparencyWitness[] {
 
 /** The [transparency] table, or null when it is absent or enabled = false. */
 export function readTransparency(v: unknown, r: ConfigReaders): TransparencyConfig | null {
-  const t = r.table(v, "transparency", KEYS);
+  const t = r.table(v, "transparency");
   if (!r.bool(t.enabled, "transparency.enabled", false)) return null;
   for (const key of ["origin", "signing_key", "vrf_private_key_hex"]) {
     if (t[key] === undefined) r.fail(`transparency.${key} is required with transparency.enabled = true (\`npm run keygen -- transparency ORIGIN\` writes it)`);

@@ -149,11 +149,11 @@ describe("the container image", () => {
     }
   });
 
-  it("stops a config error at start-up with exit 1 and the key named", async () => {
+  it("stops a config error at start-up with exit 78 (EX_CONFIG) and the key named", async () => {
     const { dir } = configDir("0.0.0.0:8443", '\n[limits]\nmax_body_bytes = "big"\n');
     try {
       const out = spawnSync("podman", ["run", "--rm", "-v", `${dir}:/etc/enigma-registry:ro`, IMAGE], { encoding: "utf8" });
-      expect(out.status).toBe(1);
+      expect(out.status).toBe(78);
       expect(out.stderr).toMatch(/limits\.max_body_bytes/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -29,6 +29,15 @@ const CERT_NOT_VERIFIED = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
+// TLS alerts a server sends when it refuses the client's certificate (or its absence).
+const CLIENT_CERT_REFUSED = new Set([
+  "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+  "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+  "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
+  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+  "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE",
+]);
+
 /** The error's permanent problem, or null when it may pass (refused, reset, timed out, loading, failover). */
 export function permanentProblem(err: unknown, storage: Config["storage"]): RedisProblem | null {
   if (!(err instanceof Error)) return null;
@@ -49,6 +58,7 @@ export function permanentProblem(err: unknown, storage: Config["storage"]): Redi
       message: `the Redis user may not do what the registry needs (${message}); grant it the key prefix ${JSON.stringify(storage.keyPrefix)} (see the ACL line in docs/SECURITY.md) or fix storage.username`,
     };
   }
+  if (CLIENT_CERT_REFUSED.has(code)) return resetAfterHandshake(storage);
   if (CERT_NOT_VERIFIED.has(code)) {
     return {
       kind: "tls",

@@ -88,7 +88,10 @@ async function askServer<T>(
     } catch (err) {
       const problem = permanentProblem(err, storage) ?? permanentProblem(cause, storage);
       if (problem !== null) return { problem };
-      if (options.tls === undefined || (cause as NodeJS.ErrnoException | null)?.code !== "ECONNRESET") return null;
+      // A TLS server that refuses the client's certificate closes the connection (under TLS 1.3 after the
+      // handshake): the client sees a reset, or a close with no error at all.
+      const code = (cause as NodeJS.ErrnoException | null)?.code;
+      if (options.tls === undefined || (cause !== null && code !== "ECONNRESET" && code !== "EPIPE")) return null;
       if (++resets >= RESETS_THAT_MEAN_REFUSED) return { problem: resetAfterHandshake(storage) };
     } finally {
       server.disconnect();

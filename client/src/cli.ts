@@ -11,7 +11,7 @@ import { LogHttp } from "./private/logWatch/http.js";
 import { failureJson, failureOf, failureText, UsageError } from "./cli/failure.js";
 import { LOCAL_COMMANDS, WITNESS_OPTIONS, localHelp } from "./cli/localCommands.js";
 import { LOG_COMMANDS, LOG_COMMON, LOG_KEY_OPTIONS, type LogContext, logHelp, logKeys, transparencyOption } from "./cli/logCommands.js";
-import { NAME, OPTIONS_HELP, clientOptions, makeClient, onlyOptions, parse } from "./cli/options.js";
+import { NAME, OPTIONS_HELP, type OptionName, type Values, clientOptions, makeClient, onlyOptions, parse } from "./cli/options.js";
 import { COMMANDS, commandHelp } from "./cli/registryCommands.js";
 import { clientVersion } from "./cli/version.js";
 
@@ -74,24 +74,16 @@ async function main(argv: string[]): Promise<number> {
     }
     const local = name === undefined ? undefined : LOCAL_COMMANDS[name];
     if (local !== undefined && name !== undefined) {
-      if (values.help) {
-        process.stdout.write(localHelp(local));
-        return 0;
-      }
       known = name;
-      onlyOptions(values, name, local.options);
+      if (helpOrCheck(values, name, () => localHelp(local), local.options)) return 0;
       const out = await local.run(args, values);
       if (out !== null) process.stdout.write(`${values.json ? out.json : out.text}\n`);
       return 0;
     }
     const logCommand = name === undefined ? undefined : LOG_COMMANDS[name];
     if (logCommand !== undefined && name !== undefined) {
-      if (values.help) {
-        process.stdout.write(logHelp(logCommand));
-        return 0;
-      }
       known = name;
-      onlyOptions(values, name, [...LOG_COMMON, ...logCommand.options]);
+      if (helpOrCheck(values, name, () => logHelp(logCommand), [...LOG_COMMON, ...logCommand.options])) return 0;
       const options = clientOptions(values, {}, name);
       const keys = logKeys(values, logCommand.needsVrfKey);
       const logHttp = new LogHttp({ baseUrl: options.baseUrl, headers: options.headers, tls: options.tls, timeoutMs: options.timeoutMs });
@@ -146,6 +138,16 @@ async function main(argv: string[]): Promise<number> {
     http?.close();
     await client?.close().catch(() => {});
   }
+}
+
+/** `--help` for command `name` (true: printed, nothing else to do), else the check that only its options were given. */
+function helpOrCheck(values: Values, name: string, help: () => string, options: readonly OptionName[]): boolean {
+  if (values.help) {
+    process.stdout.write(help());
+    return true;
+  }
+  onlyOptions(values, name, options);
+  return false;
 }
 
 // No process.exit(): stdout drains and the process ends once the client is closed.

@@ -30,6 +30,14 @@ export interface Command {
 
 export const ok: Output = { text: "ok", json: JSON.stringify({ ok: true }) };
 
+/** `prepare` for a command that takes no arguments: refuses any, then runs `run`. */
+function withoutArguments(run: Run): Command["prepare"] {
+  return (args) => {
+    noMore(args);
+    return run;
+  };
+}
+
 export function keyJson(k: EnvelopeKey): Record<string, unknown> {
   // As GET /envelope_pubkeys: not_after_epoch_ms omitted when the key has no expiry.
   const json: Record<string, unknown> = { kid_hex: k.kid, x25519_public_key_hex: bytesToHex(k.publicKey), active: k.active };
@@ -41,18 +49,15 @@ export const COMMANDS: Record<string, Command> = {
   keys: {
     usage: "keys",
     about: "Prints the registry's envelope keys, one line each: kid, public key (hex),\nactive or inactive, and the expiry in epoch ms when the key has one.",
-    prepare(args) {
-      noMore(args);
-      return async (client) => {
-        const keys = await client.envelopeKeys();
-        return {
-          text: keys
-            .map((k) => [k.kid, bytesToHex(k.publicKey), k.active ? "active" : "inactive", ...(k.notAfterEpochMs === null ? [] : [k.notAfterEpochMs])].join(" "))
-            .join("\n"),
-          json: JSON.stringify(keys.map(keyJson)),
-        };
+    prepare: withoutArguments(async (client) => {
+      const keys = await client.envelopeKeys();
+      return {
+        text: keys
+          .map((k) => [k.kid, bytesToHex(k.publicKey), k.active ? "active" : "inactive", ...(k.notAfterEpochMs === null ? [] : [k.notAfterEpochMs])].join(" "))
+          .join("\n"),
+        json: JSON.stringify(keys.map(keyJson)),
       };
-    },
+    }),
   },
   check: {
     usage: "check <username> | --handle HEX",
@@ -146,19 +151,16 @@ as they are. Up to the registry's max_sync_identities (1000 by default) per run.
     about: `Asks the registry whether it is ready (GET /readyz: storage answers and the listener
 accepts): prints ready and exits 0, or fails with the registry's error (UNAVAILABLE
 when it is not ready) and exits 1. One attempt, no retries.`,
-    prepare(args) {
-      noMore(args);
-      return async (_client, options) => {
-        const http = new LogHttp({ baseUrl: options.baseUrl, headers: options.headers, tls: options.tls, timeoutMs: options.timeoutMs, maxAttempts: 1, pathPrefix: "/" });
-        try {
-          const answer = JSON.parse(await http.getText("readyz")) as { status?: unknown };
-          const status = typeof answer.status === "string" ? answer.status : "ready";
-          return { text: status, json: JSON.stringify({ status }) };
-        } finally {
-          http.close();
-        }
-      };
-    },
+    prepare: withoutArguments(async (_client, options) => {
+      const http = new LogHttp({ baseUrl: options.baseUrl, headers: options.headers, tls: options.tls, timeoutMs: options.timeoutMs, maxAttempts: 1, pathPrefix: "/" });
+      try {
+        const answer = JSON.parse(await http.getText("readyz")) as { status?: unknown };
+        const status = typeof answer.status === "string" ? answer.status : "ready";
+        return { text: status, json: JSON.stringify({ status }) };
+      } finally {
+        http.close();
+      }
+    }),
   },
   announce: {
     usage: "announce <username> | --handle HEX ADDR",
@@ -179,13 +181,10 @@ when it is not ready) and exits 1. One attempt, no retries.`,
   nodes: {
     usage: "nodes",
     about: 'Prints the base URLs of the nodes the registry knows, one per line.\nTo add some: "nodes add URL...".',
-    prepare(args) {
-      noMore(args);
-      return async (client) => {
-        const nodes = await client.listNodes();
-        return { text: nodes.join("\n"), json: JSON.stringify({ nodes: nodes.map((base_url) => ({ base_url })) }) };
-      };
-    },
+    prepare: withoutArguments(async (client) => {
+      const nodes = await client.listNodes();
+      return { text: nodes.join("\n"), json: JSON.stringify({ nodes: nodes.map((base_url) => ({ base_url })) }) };
+    }),
   },
   "nodes add": {
     usage: "nodes add URL...",

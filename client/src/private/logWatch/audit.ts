@@ -15,7 +15,6 @@ import { LogMisbehaviour } from "./errors.js";
 import type { LogHttp } from "./http.js";
 import type { LogKeys } from "./keys.js";
 import { checkSameLog, pointFromJson, pointToJson, stateObject } from "./point.js";
-import { progressBar } from "./progress.js";
 import { type ScanPoint, freshPoint, nextCheckpoint, scanTo } from "./scan.js";
 import { INDEX_BYTES, IndexFile, readStateText, writeStateText } from "./stateFile.js";
 
@@ -45,35 +44,29 @@ export async function runAudit(http: LogHttp, keys: LogKeys, stateFile: string, 
     const startSize = point.range.size;
     const duplicates: string[] = [];
     let unsaved: Buffer[] = [];
-    const bar = progressBar("audit");
-    try {
-      await scanTo(
-        http,
-        point,
-        target,
-        {
-          entry(position, entry) {
-            const index = Buffer.from(entry.index.buffer, entry.index.byteOffset, entry.index.length);
-            const key = index.toString("latin1");
-            const earlier = seen.get(key);
-            if (earlier !== undefined) duplicates.push(`index ${index.toString("hex")} at positions ${earlier} and ${position}`);
-            else seen.set(key, position);
-            unsaved.push(index);
-          },
-          save(p) {
-            // A log caught cheating is not a verified prefix: the next run finds it again.
-            if (duplicates.length > 0) return;
-            sidecar.append(Buffer.concat(unsaved));
-            unsaved = [];
-            writeStateText(stateFile, stateText(p, keys));
-          },
-          progress: (done, total) => bar.update(done, total),
+    await scanTo(
+      http,
+      point,
+      target,
+      {
+        entry(position, entry) {
+          const index = Buffer.from(entry.index.buffer, entry.index.byteOffset, entry.index.length);
+          const key = index.toString("latin1");
+          const earlier = seen.get(key);
+          if (earlier !== undefined) duplicates.push(`index ${index.toString("hex")} at positions ${earlier} and ${position}`);
+          else seen.set(key, position);
+          unsaved.push(index);
         },
-        { tiles: true, saveEveryMs: opts.saveEveryMs ?? 1000 },
-      );
-    } finally {
-      bar.end();
-    }
+        save(p) {
+          // A log caught cheating is not a verified prefix: the next run finds it again.
+          if (duplicates.length > 0) return;
+          sidecar.append(Buffer.concat(unsaved));
+          unsaved = [];
+          writeStateText(stateFile, stateText(p, keys));
+        },
+      },
+      { tiles: true, saveEveryMs: opts.saveEveryMs ?? 1000, progressLabel: "audit" },
+    );
     if (duplicates.length > 0) {
       const more = duplicates.length > LISTED ? `, and ${duplicates.length - LISTED} more` : "";
       throw new LogMisbehaviour("DUPLICATE_INDEX", `${duplicates.length} index(es) appear twice in the log: ${duplicates.slice(0, LISTED).join("; ")}${more}`);

@@ -17,7 +17,6 @@ import { LogMisbehaviour, LogWatchError, LogWatchUsageError } from "./errors.js"
 import type { LogHttp } from "./http.js";
 import type { LogKeys } from "./keys.js";
 import { checkSameLog, pointFromJson, pointToJson, stateObject } from "./point.js";
-import { progressBar } from "./progress.js";
 import { type ScanPoint, fetchEntries, freshPoint, nextCheckpoint, scanTo } from "./scan.js";
 import { damaged, readStateText, writeStateText } from "./stateFile.js";
 
@@ -80,32 +79,26 @@ export async function runMonitor(http: LogHttp, keys: LogKeys, a: MonitorArgs, o
   }
 
   const startSize = point.range.size;
-  const bar = progressBar("monitor");
-  try {
-    await scanTo(
-      http,
-      point,
-      target,
-      {
-        entry(position, entry) {
-          if (!equalBytes(entry.index, watch.index)) return;
-          if (position === watch.position && equalBytes(entry.commitment, watch.commitment)) return;
-          if (position === watch.position) {
-            throw new LogMisbehaviour("BAD_BUNDLE", `entry ${position}, the one the proof named for ${a.label}, differs from the one fetched before`);
-          }
-          throw new LogMisbehaviour(
-            "HANDLE_CLAIMED",
-            `entry ${position} claims ${a.label} (its index ${bytesToHex(watch.index)}); the owner's entry is ${watch.position}`,
-          );
-        },
-        save: (p) => writeStateText(a.stateFile, stateText(p, keys, watch)),
-        progress: (done, total) => bar.update(done, total),
+  await scanTo(
+    http,
+    point,
+    target,
+    {
+      entry(position, entry) {
+        if (!equalBytes(entry.index, watch.index)) return;
+        if (position === watch.position && equalBytes(entry.commitment, watch.commitment)) return;
+        if (position === watch.position) {
+          throw new LogMisbehaviour("BAD_BUNDLE", `entry ${position}, the one the proof named for ${a.label}, differs from the one fetched before`);
+        }
+        throw new LogMisbehaviour(
+          "HANDLE_CLAIMED",
+          `entry ${position} claims ${a.label} (its index ${bytesToHex(watch.index)}); the owner's entry is ${watch.position}`,
+        );
       },
-      { saveEveryMs: opts.saveEveryMs ?? 1000 },
-    );
-  } finally {
-    bar.end();
-  }
+      save: (p) => writeStateText(a.stateFile, stateText(p, keys, watch)),
+    },
+    { saveEveryMs: opts.saveEveryMs ?? 1000, progressLabel: "monitor" },
+  );
   return {
     handle: bytesToHex(watch.handle),
     index: bytesToHex(watch.index),

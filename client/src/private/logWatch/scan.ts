@@ -18,6 +18,7 @@ import { CompactRange, leafHashOf } from "./compactRange.js";
 import { LogMisbehaviour } from "./errors.js";
 import type { LogHttp } from "./http.js";
 import type { LogKeys } from "./keys.js";
+import { progressBar } from "./progress.js";
 
 /** Where a scan stands: what a state file keeps. */
 export interface ScanPoint {
@@ -38,8 +39,6 @@ export interface ScanHooks {
   entry(position: number, entry: LogEntry): void;
   /** Keeps the point durably; called with a prefix proven part of the checkpoint's tree. */
   save(point: ScanPoint): void;
-  /** Entries folded in and the checkpoint's size, after each bundle. */
-  progress?(done: number, total: number): void;
 }
 
 export interface ScanOptions {
@@ -48,6 +47,8 @@ export interface ScanOptions {
   /** Bundles (and tiles) fetched ahead. */
   readonly concurrency?: number;
   readonly saveEveryMs?: number;
+  /** Shows a progress bar on stderr under this name (audit, monitor) while scanning. */
+  readonly progressLabel?: string;
 }
 
 /**
@@ -97,6 +98,22 @@ export async function fetchHashes(http: LogHttp, level: number, index: number, w
 
 /** Scans from point.range.size to target.size, then checks the root; the point ends at the target. */
 export async function scanTo(http: LogHttp, point: ScanPoint, target: VerifiedCheckpoint, hooks: ScanHooks, opts: ScanOptions = {}): Promise<void> {
+  const bar = opts.progressLabel === undefined ? null : progressBar(opts.progressLabel);
+  try {
+    await scan(http, point, target, hooks, opts, (done, total) => bar?.update(done, total));
+  } finally {
+    bar?.end();
+  }
+}
+
+async function scan(
+  http: LogHttp,
+  point: ScanPoint,
+  target: VerifiedCheckpoint,
+  hooks: ScanHooks,
+  opts: ScanOptions,
+  progress: (done: number, total: number) => void,
+): Promise<void> {
   const { tiles = false, concurrency = 8, saveEveryMs = 1000 } = opts;
   const range = point.range;
   if (range.size > target.size) throw new Error(`bad scan: ${range.size} entries folded in, past the checkpoint's ${target.size}`);
@@ -121,7 +138,7 @@ export async function scanTo(http: LogHttp, point: ScanPoint, target: VerifiedCh
 
   const higher = new TileChecker(http, target.size);
   let lastSave = Date.now();
-  hooks.progress?.(range.size, target.size);
+  progress(range.size, target.size);
   for (let index = first; index < end; index++) {
     for (let k = 0; k < concurrency; k++) prefetch(index + k);
     const got = await ahead.get(index)!;
@@ -151,7 +168,7 @@ export async function scanTo(http: LogHttp, point: ScanPoint, target: VerifiedCh
     }
     if (tiles) await higher.check();
     point.tail = w === TILE_WIDTH ? [] : leaves;
-    hooks.progress?.(range.size, target.size);
+    progress(range.size, target.size);
     if (range.size < target.size && Date.now() - lastSave >= saveEveryMs) {
       await provePrefix(http, range, target);
       hooks.save(point);

@@ -69,7 +69,9 @@ export class Http1Ages {
     return class AgingResponse extends http.ServerResponse {
       // Every head goes through writeHead (write() and end() without it call it too).
       override writeHead(...args: unknown[]): this {
-        if (!this.headersSent && ages.past(this.req.socket as Aging)) this.shouldKeepAlive = false;
+        // The socket is gone (null) when the client left before the answer: nothing to age then.
+        const socket = this.req.socket as Aging | null;
+        if (!this.headersSent && socket !== null && ages.past(socket)) this.shouldKeepAlive = false;
         return (http.ServerResponse.prototype.writeHead as (...a: unknown[]) => this).apply(this, args);
       }
     } as typeof http.ServerResponse;

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { Config } from "../../src/config/config.js";
+import { type Config, PLAIN_REDIS } from "../../src/config/config.js";
 import { redisKeys } from "../../src/store/keys.js";
 import { openStore } from "../../src/store/open.js";
 import { Integrator } from "../../src/transparency/integrator.js";
@@ -30,6 +30,7 @@ describe("the log with min_replica_acks = 1 (a primary and one replica)", () => 
     const prefix = `t${randomBytes(4).toString("hex")}:`;
     const config = {
       storage: {
+        ...PLAIN_REDIS,
         kind: "redis",
         url: primary.url,
         keyPrefix: prefix,

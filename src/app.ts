@@ -26,6 +26,7 @@ import { type Logger, logInternalError, stdoutLogger } from "./ops/log.js";
 import { Metrics } from "./ops/metrics.js";
 import { requestObserver } from "./ops/observe.js";
 import { registerStatusMetrics } from "./ops/statusMetrics.js";
+import { watchEventLoopDelay } from "./ops/eventLoop.js";
 import { registryVersion } from "./ops/version.js";
 import { REFLECTION_FILES, REFLECTION_SERVICES, Reflection, reflectionRoutes } from "./ops/reflection.js";
 import { Registry } from "./registry.js";
@@ -112,6 +113,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const observer = requestObserver(metrics, logger);
   const health = new HealthMonitor(store, opts.healthPollMs);
   registerStatusMetrics(metrics, { version: registryVersion(), envelopeKeys: config.envelope.keys, readiness: health });
+  const stopEventLoopDelay = watchEventLoopDelay(metrics);
   const reflection = new Reflection(
     [RegistryService.typeName, Health.typeName, ...REFLECTION_SERVICES],
     [file_enigma_registry_v1_registry, file_grpc_health_v1_health, ...REFLECTION_FILES],
@@ -190,6 +192,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       await transparency?.stop();
       await store.close();
       await keyring.close();
+      stopEventLoopDelay();
     },
   };
 }

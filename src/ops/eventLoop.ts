@@ -6,10 +6,10 @@
 //
 // Node's monitorEventLoopDelay samples natively (a libuv timer; nothing runs
 // in JavaScript per sample) into an HDR histogram of the intervals between
-// timer runs. That histogram has percentiles, not bucket counts: at each
-// scrape the samples since the last scrape are read into the cumulative
-// buckets (the count at or below each bound found from the percentiles) and
-// the native histogram is reset.
+// timer runs, cumulative since start. That histogram has percentiles, not
+// bucket counts: each scrape finds, for every bound, how many samples lie at
+// or below it from the percentiles. It is never reset: a reset also forgets
+// when the timer last ran, and the next interval (perhaps a stall) is lost.
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import type { Metrics } from "./metrics.js";
 import { HistogramFamily, type HistogramSeries, registerFamily } from "./metricSeries.js";
@@ -20,38 +20,37 @@ const RESOLUTION_MS = 10;
 const DELAY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
 
 /**
- * How many of `count` samples of `h` are at most `ns`: the largest
- * percentile whose value is at most `ns`, found by bisection (percentile()
- * grows with its argument), times `count`.
+ * How many of the `count` samples of `h` are at most `ns`. percentile(p) is
+ * the smallest recorded value with round(p% of count) samples at or below
+ * it, so with c samples at most `ns`, percentile(p) <= ns exactly while
+ * p% of count < c + 0.5: bisect for that edge to within half a sample and
+ * round down.
  */
 function countAtMost(h: IntervalHistogram, count: number, ns: number): number {
   if (h.max <= ns) return count;
   if (h.min > ns) return 0;
-  let lo = 0; // percentile(lo) <= ns
+  let lo = 0; // percentile(lo) <= ns (percentile(0) is not asked: it must be > 0)
   let hi = 100; // percentile(hi) > ns
   while ((hi - lo) * count > 50) {
-    // to half a sample
     const mid = (lo + hi) / 2;
     if (h.percentile(mid) <= ns) lo = mid;
     else hi = mid;
   }
-  return Math.round((lo / 100) * count);
+  return Math.floor((lo / 100) * count);
 }
 
-/** Moves the native histogram's samples into `series` (delays: interval minus the resolution), then resets it. */
-function drain(h: IntervalHistogram, series: HistogramSeries, bounds: readonly number[]): void {
+/** Sets `series` to the native histogram's samples as delays (interval minus the resolution). */
+function readInto(series: HistogramSeries, h: IntervalHistogram, bounds: readonly number[]): void {
   const count = h.count;
-  if (count === 0) return;
   const resolutionNs = RESOLUTION_MS * 1e6;
   let below = 0;
   bounds.forEach((bound, i) => {
-    const atMost = countAtMost(h, count, resolutionNs + bound * 1e9);
-    series.buckets[i]! += Math.max(0, atMost - below);
+    const atMost = count === 0 ? 0 : countAtMost(h, count, resolutionNs + bound * 1e9);
+    series.buckets[i] = Math.max(0, atMost - below);
     below = Math.max(below, atMost);
   });
-  series.sum += Math.max(0, count * (h.mean - resolutionNs)) / 1e9;
-  series.count += count;
-  h.reset();
+  series.sum = count === 0 ? 0 : Math.max(0, count * (h.mean - resolutionNs)) / 1e9;
+  series.count = count;
 }
 
 /** The histogram family, fed by a native monitor until stop(). */
@@ -76,7 +75,7 @@ export class EventLoopDelayFamily extends HistogramFamily {
   }
 
   override get(): ReturnType<HistogramFamily["get"]> {
-    drain(this.monitor, this.delays, this.bounds);
+    readInto(this.delays, this.monitor, this.bounds);
     return super.get();
   }
 

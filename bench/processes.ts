@@ -1,7 +1,8 @@
 // The processes the bench starts and measures, each on a free loopback port
 // and up once that port accepts a connection: node servers run with the node
 // flags of `npm start` (registry and baselines alike, so a ratio compares
-// code, not runtime settings), and a private redis-server.
+// code, not runtime settings), and a private redis-server. A .ts entry runs
+// through tsx, a .js one (the compiled registry in dist/) as it is.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
@@ -75,18 +76,30 @@ export interface SpawnOptions {
   readonly cpuProfDir?: string;
   /** Where the child's stderr goes (stdout is discarded: request logs must not cost the bench). */
   readonly logDir: string;
+  /** Modules loaded before the entry (`--import`), e.g. a bench probe. */
+  readonly preload?: readonly string[];
+  /** Extra environment for the child. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** How to start the command: e.g. through taskset (bench/pinning.ts); default as it is. */
+  readonly wrap?: (command: string, args: readonly string[]) => [string, string[]];
 }
 
-/** `node <npm start's node flags> [--cpu-prof] --import tsx <args>` in the project root, listening on `port`. */
+/**
+ * `node <npm start's node flags> [--cpu-prof] [--import tsx] <args>` in the
+ * project root, listening on `port`; tsx only when the entry (args[0]) is
+ * TypeScript.
+ */
 export async function spawnNode(name: string, args: string[], port: number, opts: SpawnOptions): Promise<NodeProc> {
   const profile = opts.cpuProfDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir];
+  const loaders = [...(args[0]?.endsWith(".ts") ? ["tsx"] : []), ...(opts.preload ?? [])].flatMap((m) => ["--import", m]);
   mkdirSync(opts.logDir, { recursive: true });
   const errLog = path.join(opts.logDir, `${name}.stderr.log`);
   const errFd = openSync(errLog, "w");
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, "--import", "tsx", ...args], {
+  const [command, commandArgs] = (opts.wrap ?? ((c, a) => [c, [...a]]))(process.execPath, [...NODE_FLAGS, ...profile, ...loaders, ...args]);
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     stdio: ["ignore", "ignore", errFd],
-    env: { ...process.env, NODE_ENV: "production" },
+    env: { ...process.env, NODE_ENV: "production", ...opts.env },
   });
   closeSync(errFd);
   const stop = stopper(child, "SIGTERM", 5000);

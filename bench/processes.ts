@@ -76,10 +76,14 @@ export interface SpawnOptions {
   readonly cpuProfDir?: string;
   /** Where the child's stderr goes (stdout is discarded: request logs must not cost the bench). */
   readonly logDir: string;
+  /** Node flags beyond npm start's (e.g. --trace-gc). */
+  readonly nodeFlags?: readonly string[];
   /** Modules loaded before the entry (`--import`), e.g. a bench probe. */
   readonly preload?: readonly string[];
   /** Extra environment for the child. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Where the child's stdout goes; default nowhere. */
+  readonly stdoutFile?: string;
   /** How to start the command: e.g. through taskset (bench/pinning.ts); default as it is. */
   readonly wrap?: (command: string, args: readonly string[]) => [string, string[]];
 }
@@ -95,13 +99,15 @@ export async function spawnNode(name: string, args: string[], port: number, opts
   mkdirSync(opts.logDir, { recursive: true });
   const errLog = path.join(opts.logDir, `${name}.stderr.log`);
   const errFd = openSync(errLog, "w");
-  const [command, commandArgs] = (opts.wrap ?? ((c, a) => [c, [...a]]))(process.execPath, [...NODE_FLAGS, ...profile, ...loaders, ...args]);
+  const outFd = opts.stdoutFile === undefined ? "ignore" : openSync(opts.stdoutFile, "w");
+  const [command, commandArgs] = (opts.wrap ?? ((c, a) => [c, [...a]]))(process.execPath, [...NODE_FLAGS, ...(opts.nodeFlags ?? []), ...profile, ...loaders, ...args]);
   const child = spawn(command, commandArgs, {
     cwd: ROOT,
-    stdio: ["ignore", "ignore", errFd],
+    stdio: ["ignore", outFd, errFd],
     env: { ...process.env, NODE_ENV: "production", ...opts.env },
   });
   closeSync(errFd);
+  if (typeof outFd === "number") closeSync(outFd);
   const stop = stopper(child, "SIGTERM", 5000);
   await listening(name, child, port, 30_000, () => readFileSync(errLog, "utf8").slice(-2000));
   return { name, port, url: `http://127.0.0.1:${port}`, pid: child.pid ?? -1, stop };

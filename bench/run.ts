@@ -57,6 +57,7 @@ import { checkResolveWithProof, loadIdentities, logToml, newLog } from "./log.js
 import { Figures } from "./figures.js";
 import {
   BARE_RESOLVE_SETUP,
+  BENCH_RATE_LIMIT,
   HANDLE,
   HANDLE_HEX,
   IDENTITY_JSON,
@@ -105,16 +106,6 @@ const wanted = (name: string): boolean => ONLY === undefined || ONLY.includes(na
 
 // ------------------------------------------------------------------ servers
 
-const HUGE = 10_000_000; // rate limiting on, never refusing
-const RATE_LIMIT = `[rate_limit]
-enabled = true
-per_ip_rps = ${HUGE}
-burst = ${HUGE}
-ban_seconds = 300
-[rate_limit.endpoints]
-register_rps = ${HUGE}
-resolve_rps = ${HUGE}
-check_user_rps = ${HUGE}`;
 
 // One X25519 thread, said explicitly: its default is one thread when the
 // process may use more than one core and none otherwise, so pinned to one
@@ -156,7 +147,7 @@ async function startServers(work: string, redisUrl: string, start: Start, memHea
   const registry = async (name: string, storage: string, extra?: Partial<SpawnOptions>): Promise<NodeProc> => {
     const port = await freePort();
     const file = path.join(work, `${name}.toml`);
-    writeFileSync(file, registryToml(port, `${RATE_LIMIT}\n${X25519_THREAD}\n${storage}`));
+    writeFileSync(file, registryToml(port, `${BENCH_RATE_LIMIT}\n${X25519_THREAD}\n${storage}`));
     return start(name, [REGISTRY_ENTRY, "--config", file], port, extra);
   };
   const baseline = async (name: string, ...extra: string[]): Promise<NodeProc> => {
@@ -493,7 +484,7 @@ async function main(): Promise<void> {
       s,
       load: loads(work, s),
       redisPid: redis.pid,
-      cryptoInput: { config: parseConfig(registryToml(0, RATE_LIMIT)), handle: HANDLE, identityJson: IDENTITY_JSON, requesters: REQUESTERS },
+      cryptoInput: { config: parseConfig(registryToml(0, BENCH_RATE_LIMIT)), handle: HANDLE, identityJson: IDENTITY_JSON, requesters: REQUESTERS },
       figures: new Figures(),
       memHeap,
     };

@@ -30,8 +30,8 @@
 //   resolve_json_event_loop_delay_p99_at_half_peak_le_ms   the registry's event-loop delay histogram over the same
 //                                                          requests: bucket bound holding 99% of its samples
 //   ratio_p99_resolve_vs_bare_http                         resolve_json's p99 at half peak / bare node:http's, per round
-//   *_alloc_bytes             bytes the registry's V8 heap allocated per request (memory-store registry,
-//                             main isolate; bench/probes/heapAllocated.mjs)
+//   *_alloc_bytes             bytes the V8 heap allocated per request (main isolate; bench/probes/heapAllocated.mjs):
+//                             the memory-store registry, bare_http and bare_resolve
 //   *_peak_rss_mib            the server's peak RSS during that load (the larger of two replicas)
 //   *_cpu_us, *_main_thread_cpu_us, *_loadgen_cpu_us
 //                             CPU per request: the server (all threads), its event loop alone,
@@ -142,17 +142,25 @@ const LOGS = { mem: newLog("bench.example/log-memory"), redis: newLog("bench.exa
 
 type Start = (name: string, args: string[], port: number, extra?: Partial<SpawnOptions>) => Promise<NodeProc>;
 
-/** The baselines (bench/servers/) and the registries, started together; the memory-store one with the heap probe. */
-async function startServers(work: string, redisUrl: string, start: Start, memHeap: HeapProbe): Promise<Servers> {
-  const registry = async (name: string, storage: string, extra?: Partial<SpawnOptions>): Promise<NodeProc> => {
+/**
+ * Servers whose V8 heap allocation per request is measured (*_alloc_bytes),
+ * by process name: the memory-store registry, and as its floor node:http
+ * alone and the least resolve server.
+ */
+type HeapProbes = ReadonlyMap<string, HeapProbe>;
+const HEAP_PROBED = ["registry-memory", "bare-http", "bare-resolve"];
+
+/** The baselines (bench/servers/) and the registries, started together; those named in `heaps` with their heap probe. */
+async function startServers(work: string, redisUrl: string, start: Start, heaps: HeapProbes): Promise<Servers> {
+  const registry = async (name: string, storage: string): Promise<NodeProc> => {
     const port = await freePort();
     const file = path.join(work, `${name}.toml`);
     writeFileSync(file, registryToml(port, `${BENCH_RATE_LIMIT}\n${X25519_THREAD}\n${storage}`));
-    return start(name, [REGISTRY_ENTRY, "--config", file], port, extra);
+    return start(name, [REGISTRY_ENTRY, "--config", file], port, heaps.get(name)?.spawn);
   };
   const baseline = async (name: string, ...extra: string[]): Promise<NodeProc> => {
     const port = await freePort();
-    return start(name, [`bench/servers/${name}.ts`, String(port), ...extra], port);
+    return start(name, [`bench/servers/${name}.ts`, String(port), ...extra], port, heaps.get(name)?.spawn);
   };
   const redisStorage = `[storage]\nkind = "redis"\nurl = "${redisUrl}"\nkey_prefix = "bench:"`;
   const bareResolveSetup = path.join(work, "bare-resolve.json");
@@ -162,7 +170,7 @@ async function startServers(work: string, redisUrl: string, start: Start, memHea
     baseline("bare-resolve", bareResolveSetup),
     baseline("bare-connect"),
     baseline("bare-h2"),
-    registry("registry-memory", '[storage]\nkind = "memory"', memHeap.spawn),
+    registry("registry-memory", '[storage]\nkind = "memory"'),
     registry("registry-redis-a", redisStorage),
     registry("registry-redis-b", redisStorage),
     registry("registry-memory-log", `[storage]\nkind = "memory"\n${logToml(LOGS.mem)}`),
@@ -272,8 +280,7 @@ interface Bench {
   readonly redisPid: number;
   readonly cryptoInput: CryptoLoopInput;
   readonly figures: Figures;
-  /** Reads the memory-store registry's allocated bytes. */
-  readonly memHeap: HeapProbe;
+  readonly heaps: HeapProbes;
 }
 
 /** One round's measurement of one figure (or a few that belong together). */
@@ -290,14 +297,14 @@ async function measure(b: Bench, name: string, servers: NodeProc[], run: () => P
   const usesRedis = servers.some((p) => p === b.s.redisA || p === b.s.redisB || p === b.s.redisLog);
   const pids = [...servers.map((p) => p.pid), ...(usesRedis ? [b.redisPid] : [])];
   for (const p of servers) resetPeakRss(p.pid);
-  const probed = servers.length === 1 && servers[0] === b.s.mem;
-  const heapBefore = probed ? await b.memHeap.read(b.s.mem.pid) : null;
+  const probe = servers.length === 1 ? b.heaps.get(servers[0]!.name) : undefined;
+  const heapBefore = probe === undefined ? null : await probe.read(servers[0]!.pid);
   const mainBefore = mainThreadCpuMs(servers[0]!.pid);
   const benchBefore = process.cpuUsage();
   const { result: r, cpuMs } = await withCpu(pids, run);
   const mainMs = mainThreadCpuMs(servers[0]!.pid) - mainBefore;
   const bench = process.cpuUsage(benchBefore);
-  const heapAfter = heapBefore === null ? null : await b.memHeap.read(b.s.mem.pid);
+  const heapAfter = probe === undefined ? null : await probe.read(servers[0]!.pid);
   f.record(`${name}_peak_rss_mib`, "MiB", Math.max(...servers.map((p) => peakRssMiB(p.pid))));
   const perReq = (ms: number): number => (ms * 1000) / Math.max(1, r.requests);
   if (heapBefore !== null && heapAfter !== null) {
@@ -472,11 +479,11 @@ async function main(): Promise<void> {
     procs.push(p);
     return p;
   };
-  const memHeap = heapProbe(work, "registry-memory");
+  const heaps: HeapProbes = new Map(HEAP_PROBED.map((name) => [name, heapProbe(work, name)]));
   const checkPinned = (): void => procs.forEach((p) => checkOnServerCores(PIN, p.name, p.pid));
   try {
     const t0 = Date.now();
-    const s = await startServers(work, redis.url, start, memHeap);
+    const s = await startServers(work, redis.url, start, heaps);
     await checkServers(s);
     checkPinned();
     progress(`servers up in ${Date.now() - t0} ms (logs in ${logDir}); HTTP/1.1 load: ${httpTool()}; gRPC load: ${haveH2load() ? "h2load" : "grpc-js loop"}`);
@@ -486,7 +493,7 @@ async function main(): Promise<void> {
       redisPid: redis.pid,
       cryptoInput: { config: parseConfig(registryToml(0, BENCH_RATE_LIMIT)), handle: HANDLE, identityJson: IDENTITY_JSON, requesters: REQUESTERS },
       figures: new Figures(),
-      memHeap,
+      heaps,
     };
     progress("warming up");
     await warmUp(b);

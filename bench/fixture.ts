@@ -39,6 +39,18 @@ export const RESOLVE_BODIES = REQUESTERS.map((pk) =>
   JSON.stringify({ handle: HANDLE_HEX, requester_ephemeral_pubkey_hex: hex(pk) }),
 );
 
+const HUGE = 10_000_000;
+/** Rate limiting on (its cost is part of every figure), every limit so high it never refuses. */
+export const BENCH_RATE_LIMIT = `[rate_limit]
+enabled = true
+per_ip_rps = ${HUGE}
+burst = ${HUGE}
+ban_seconds = 300
+[rate_limit.endpoints]
+register_rps = ${HUGE}
+resolve_rps = ${HUGE}
+check_user_rps = ${HUGE}`;
+
 /** A registry config: plain HTTP on 127.0.0.1:`port`, the bench's keys, then `tables` ([rate_limit], [storage], ...). */
 export function registryToml(port: number, tables: string): string {
   return `

@@ -1,7 +1,8 @@
 // The processes the bench starts and measures, each on a free loopback port
 // and up once that port accepts a connection: node servers run with the node
 // flags of `npm start` (registry and baselines alike, so a ratio compares
-// code, not runtime settings), and a private redis-server.
+// code, not runtime settings), and a private redis-server. A .ts entry runs
+// through tsx, a .js one (the compiled registry in dist/) as it is.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
@@ -75,20 +76,38 @@ export interface SpawnOptions {
   readonly cpuProfDir?: string;
   /** Where the child's stderr goes (stdout is discarded: request logs must not cost the bench). */
   readonly logDir: string;
+  /** Node flags beyond npm start's (e.g. --trace-gc). */
+  readonly nodeFlags?: readonly string[];
+  /** Modules loaded before the entry (`--import`), e.g. a bench probe. */
+  readonly preload?: readonly string[];
+  /** Extra environment for the child. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Where the child's stdout goes; default nowhere. */
+  readonly stdoutFile?: string;
+  /** How to start the command: e.g. through taskset (bench/pinning.ts); default as it is. */
+  readonly wrap?: (command: string, args: readonly string[]) => [string, string[]];
 }
 
-/** `node <npm start's node flags> [--cpu-prof] --import tsx <args>` in the project root, listening on `port`. */
+/**
+ * `node <npm start's node flags> [--cpu-prof] [--import tsx] <args>` in the
+ * project root, listening on `port`; tsx only when the entry (args[0]) is
+ * TypeScript.
+ */
 export async function spawnNode(name: string, args: string[], port: number, opts: SpawnOptions): Promise<NodeProc> {
   const profile = opts.cpuProfDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir];
+  const loaders = [...(args[0]?.endsWith(".ts") ? ["tsx"] : []), ...(opts.preload ?? [])].flatMap((m) => ["--import", m]);
   mkdirSync(opts.logDir, { recursive: true });
   const errLog = path.join(opts.logDir, `${name}.stderr.log`);
   const errFd = openSync(errLog, "w");
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, "--import", "tsx", ...args], {
+  const outFd = opts.stdoutFile === undefined ? "ignore" : openSync(opts.stdoutFile, "w");
+  const [command, commandArgs] = (opts.wrap ?? ((c, a) => [c, [...a]]))(process.execPath, [...NODE_FLAGS, ...(opts.nodeFlags ?? []), ...profile, ...loaders, ...args]);
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
-    stdio: ["ignore", "ignore", errFd],
-    env: { ...process.env, NODE_ENV: "production" },
+    stdio: ["ignore", outFd, errFd],
+    env: { ...process.env, NODE_ENV: "production", ...opts.env },
   });
   closeSync(errFd);
+  if (typeof outFd === "number") closeSync(outFd);
   const stop = stopper(child, "SIGTERM", 5000);
   await listening(name, child, port, 30_000, () => readFileSync(errLog, "utf8").slice(-2000));
   return { name, port, url: `http://127.0.0.1:${port}`, pid: child.pid ?? -1, stop };

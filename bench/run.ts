@@ -1,9 +1,11 @@
 // `npm run bench`: the registry against this machine's own limits, measured
-// in the same run. Every server is a separate process (the registry through
-// its CLI as `npm start` runs it, `node <flags> --import tsx src/main.ts
-// --config FILE`, the baselines with the same node flags); the load generators
-// (wrk, else autocannon; h2load, else a grpc-js loop; bench/load/) run from
-// here, and the crypto-only loop runs here.
+// in the same run. Every server is a separate process (the registry compiled,
+// as production runs it: `node <npm start's flags> dist/src/main.js --config
+// FILE`, built first when dist/ is missing or stale; the baselines with the
+// same node flags through tsx); the load generators (wrk, else autocannon;
+// h2load, else a grpc-js loop; bench/load/) run from here, and the
+// crypto-only loop runs here. With BENCH_PIN (bench/pinning.ts) the servers
+// and the crypto loop run on one set of cores, everything else on the others.
 //
 // Figures (medians of ROUNDS rounds; every round measures every figure once,
 // interleaved, so a noisy neighbour hits baselines and registry alike):
@@ -25,13 +27,19 @@
 //                                                          (bucket bound holding 99%: the route's share of the p99)
 //   resolve_json_p99_at_half_peak_autocannon_ms            the same rate through autocannon's overallRate
 //   bare_http_p99_at_same_rate_ms                          bare node:http on the fixed schedule (the floor)
+//   resolve_json_event_loop_delay_p99_at_half_peak_le_ms   the registry's event-loop delay histogram over the same
+//                                                          requests: bucket bound holding 99% of its samples
+//   ratio_p99_resolve_vs_bare_http                         resolve_json's p99 at half peak / bare node:http's, per round
+//   *_alloc_bytes             bytes the V8 heap allocated per request (main isolate; bench/probes/heapAllocated.mjs):
+//                             the memory-store registry, bare_http and bare_resolve
 //   *_peak_rss_mib            the server's peak RSS during that load (the larger of two replicas)
 //   *_cpu_us, *_main_thread_cpu_us, *_loadgen_cpu_us
 //                             CPU per request: the server (all threads), its event loop alone,
 //                             and the HTTP/1.1 load generator (JSON figures: wrk, or autocannon)
 // Ratios are the median of the per-round ratios.
 //
-// Environment: BENCH_QUICK=1 (short run), BENCH_PROFILE=DIR (servers write
+// Environment: BENCH_PIN=0|1 (pin or not; default: pinned on two cores or
+// more), BENCH_QUICK=1 (short run), BENCH_PROFILE=DIR (servers write
 // .cpuprofile files there; summarise with bench/profile-summary.ts),
 // BENCH_ONLY=name,name (measure only these figures, for profiling),
 // BENCH_HTTP_LOAD=autocannon (autocannon even when wrk is installed).
@@ -49,6 +57,7 @@ import { checkResolveWithProof, loadIdentities, logToml, newLog } from "./log.js
 import { Figures } from "./figures.js";
 import {
   BARE_RESOLVE_SETUP,
+  BENCH_RATE_LIMIT,
   HANDLE,
   HANDLE_HEX,
   IDENTITY_JSON,
@@ -64,11 +73,15 @@ import { grpcRun, grpcTool, haveH2load } from "./load/grpc.js";
 import { httpRun, httpTool } from "./load/http.js";
 import { pacedRunInChild } from "./load/paced.js";
 import type { LoadResult } from "./load/types.js";
-import { durationBuckets, p99BucketMs } from "./metrics.js";
+import { durationBuckets, histogramBuckets, p99BucketMs, quantileBucketMs } from "./metrics.js";
 import { mainThreadCpuMs, peakRssMiB, resetPeakRss, withCpu } from "./procfs.js";
-import { type NodeProc, freePort, spawnNode, startRedis } from "./processes.js";
+import { type NodeProc, type SpawnOptions, freePort, spawnNode, startRedis } from "./processes.js";
+import { REGISTRY_ENTRY, ensureBuilt } from "./build.js";
+import { type HeapProbe, heapProbe } from "./heapProbe.js";
+import { checkOnServerCores, onServerCores, onServerCpus, pinThisProcessToLoad, pinningFromEnv } from "./pinning.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
+const PIN = pinningFromEnv();
 const SECONDS = QUICK ? 2 : 5; // whole seconds: wrk takes no fractions
 const WARMUP_SECONDS = QUICK ? 1 : 2;
 const CRYPTO_SECONDS = QUICK ? 0.75 : 2;
@@ -93,16 +106,11 @@ const wanted = (name: string): boolean => ONLY === undefined || ONLY.includes(na
 
 // ------------------------------------------------------------------ servers
 
-const HUGE = 10_000_000; // rate limiting on, never refusing
-const RATE_LIMIT = `[rate_limit]
-enabled = true
-per_ip_rps = ${HUGE}
-burst = ${HUGE}
-ban_seconds = 300
-[rate_limit.endpoints]
-register_rps = ${HUGE}
-resolve_rps = ${HUGE}
-check_user_rps = ${HUGE}`;
+
+// One X25519 thread, said explicitly: its default is one thread when the
+// process may use more than one core and none otherwise, so pinned to one
+// core the registry would otherwise run another configuration than shared.
+const X25519_THREAD = "[crypto]\nx25519_threads = 1";
 
 interface Servers {
   readonly bareHttp: NodeProc;
@@ -132,19 +140,27 @@ const logResolveBodies = (proof: boolean): string[] =>
 const LOG_FIGURES = ["resolve_json_log", "resolve_json_proof", "resolve_json_redis_log", "resolve_json_redis_proof"];
 const LOGS = { mem: newLog("bench.example/log-memory"), redis: newLog("bench.example/log-redis") };
 
-type Start = (name: string, args: string[], port: number) => Promise<NodeProc>;
+type Start = (name: string, args: string[], port: number, extra?: Partial<SpawnOptions>) => Promise<NodeProc>;
 
-/** The baselines (bench/servers/) and the three registries, started together. */
-async function startServers(work: string, redisUrl: string, start: Start): Promise<Servers> {
+/**
+ * Servers whose V8 heap allocation per request is measured (*_alloc_bytes),
+ * by process name: the memory-store registry, and as its floor node:http
+ * alone and the least resolve server.
+ */
+type HeapProbes = ReadonlyMap<string, HeapProbe>;
+const HEAP_PROBED = ["registry-memory", "bare-http", "bare-resolve"];
+
+/** The baselines (bench/servers/) and the registries, started together; those named in `heaps` with their heap probe. */
+async function startServers(work: string, redisUrl: string, start: Start, heaps: HeapProbes): Promise<Servers> {
   const registry = async (name: string, storage: string): Promise<NodeProc> => {
     const port = await freePort();
     const file = path.join(work, `${name}.toml`);
-    writeFileSync(file, registryToml(port, `${RATE_LIMIT}\n${storage}`));
-    return start(name, ["src/main.ts", "--config", file], port);
+    writeFileSync(file, registryToml(port, `${BENCH_RATE_LIMIT}\n${X25519_THREAD}\n${storage}`));
+    return start(name, [REGISTRY_ENTRY, "--config", file], port, heaps.get(name)?.spawn);
   };
   const baseline = async (name: string, ...extra: string[]): Promise<NodeProc> => {
     const port = await freePort();
-    return start(name, [`bench/servers/${name}.ts`, String(port), ...extra], port);
+    return start(name, [`bench/servers/${name}.ts`, String(port), ...extra], port, heaps.get(name)?.spawn);
   };
   const redisStorage = `[storage]\nkind = "redis"\nurl = "${redisUrl}"\nkey_prefix = "bench:"`;
   const bareResolveSetup = path.join(work, "bare-resolve.json");
@@ -264,6 +280,7 @@ interface Bench {
   readonly redisPid: number;
   readonly cryptoInput: CryptoLoopInput;
   readonly figures: Figures;
+  readonly heaps: HeapProbes;
 }
 
 /** One round's measurement of one figure (or a few that belong together). */
@@ -280,13 +297,20 @@ async function measure(b: Bench, name: string, servers: NodeProc[], run: () => P
   const usesRedis = servers.some((p) => p === b.s.redisA || p === b.s.redisB || p === b.s.redisLog);
   const pids = [...servers.map((p) => p.pid), ...(usesRedis ? [b.redisPid] : [])];
   for (const p of servers) resetPeakRss(p.pid);
+  const probe = servers.length === 1 ? b.heaps.get(servers[0]!.name) : undefined;
+  const heapBefore = probe === undefined ? null : await probe.read(servers[0]!.pid);
   const mainBefore = mainThreadCpuMs(servers[0]!.pid);
   const benchBefore = process.cpuUsage();
   const { result: r, cpuMs } = await withCpu(pids, run);
   const mainMs = mainThreadCpuMs(servers[0]!.pid) - mainBefore;
   const bench = process.cpuUsage(benchBefore);
+  const heapAfter = probe === undefined ? null : await probe.read(servers[0]!.pid);
   f.record(`${name}_peak_rss_mib`, "MiB", Math.max(...servers.map((p) => peakRssMiB(p.pid))));
   const perReq = (ms: number): number => (ms * 1000) / Math.max(1, r.requests);
+  if (heapBefore !== null && heapAfter !== null) {
+    const gcs = `${heapAfter.scavenges - heapBefore.scavenges} scavenges, ${heapAfter.otherGcs - heapBefore.otherGcs} full GCs, ${(heapAfter.gcMs - heapBefore.gcMs).toFixed(0)} ms in GC`;
+    f.record(`${name}_alloc_bytes`, "bytes/req", (heapAfter.allocatedBytes - heapBefore.allocatedBytes) / Math.max(1, r.requests), gcs);
+  }
   const serverUs = perReq(cpuMs.slice(0, servers.length).reduce((x, y) => x + y, 0));
   f.record(name, "req/s", r.rps, r.bad > 0 ? `${r.bad} failed requests` : undefined);
   f.record(`${name}_cpu_us`, "us/req", serverUs);
@@ -319,7 +343,7 @@ function throughput(
 /** crypto_resolve: the resolve hot path's crypto in a loop, in this process. */
 async function cryptoResolve(b: Bench): Promise<void> {
   if (!wanted("crypto_resolve")) return;
-  const ops = cryptoResolveLoop(b.cryptoInput, CRYPTO_SECONDS);
+  const ops = onServerCpus(PIN, () => cryptoResolveLoop(b.cryptoInput, CRYPTO_SECONDS));
   b.figures.record("crypto_resolve", "ops/s", ops);
   b.figures.record("crypto_resolve_cpu_us", "us/op", 1e6 / ops);
   progress(`  crypto_resolve: ${Math.round(ops)} ops/s`);
@@ -336,13 +360,22 @@ async function halfPeakLatency({ s, load, figures }: Bench, peak: LoadResult): P
   const offered = `${rate} req/s offered by ${P99_CONNECTIONS} connections`;
   const paced = (url: string) =>
     pacedRunInChild({ url, method: "POST", path: "/resolve", bodies: RESOLVE_BODIES, connections: P99_CONNECTIONS, seconds: SECONDS, rate });
+  const loopDelay = (): Promise<Map<string, number>> => histogramBuckets(s.mem.url, "enigma_event_loop_delay_seconds");
   const handlerBefore = await durationBuckets(s.mem.url, "json", "resolve");
+  const loopBefore = await loopDelay();
   const r = await paced(s.mem.url);
   const handlerP99 = p99BucketMs(handlerBefore, await durationBuckets(s.mem.url, "json", "resolve"));
+  const loopAfter = await loopDelay();
   figures.record("resolve_json_p99_at_half_peak_ms", "ms", r.p99Ms, `${offered} on a fixed schedule, ${Math.round(r.rps)} served, p50 ${r.p50Ms} ms${r.bad ? `, ${r.bad} failed` : ""}`);
   // The registry's own view of the same requests: how much of the p99 is the route itself.
   figures.record("resolve_json_handler_p99_at_half_peak_le_ms", "ms", handlerP99);
-  progress(`  resolve_json_p99_at_half_peak: p99 ${r.p99Ms} ms, p50 ${r.p50Ms} ms at ${rate} req/s; in the handler p99 <= ${handlerP99} ms`);
+  // How late the registry's event loop ran its 10 ms timer meanwhile: what every request arriving then waited.
+  const loopP99 = quantileBucketMs(loopBefore, loopAfter, 0.99);
+  const loopSamples = (loopAfter.get("+Inf") ?? 0) - (loopBefore.get("+Inf") ?? 0);
+  const over = (ms: string): number => loopSamples - ((loopAfter.get(ms) ?? 0) - (loopBefore.get(ms) ?? 0));
+  figures.record("resolve_json_event_loop_delay_p99_at_half_peak_le_ms", "ms", loopP99,
+    `${loopSamples} samples, ${over("0.002")} over 2 ms, ${over("0.005")} over 5 ms, ${over("0.01")} over 10 ms, max <= ${quantileBucketMs(loopBefore, loopAfter, 1)} ms`);
+  progress(`  resolve_json_p99_at_half_peak: p99 ${r.p99Ms} ms, p50 ${r.p50Ms} ms at ${rate} req/s; in the handler p99 <= ${handlerP99} ms; event-loop delay p99 <= ${loopP99} ms`);
   // The floor of this machine and load generator: bare node:http under the same schedule.
   const floor = await paced(s.bareHttp.url);
   figures.record("bare_http_p99_at_same_rate_ms", "ms", floor.p99Ms, `p50 ${floor.p50Ms} ms${floor.bad ? `, ${floor.bad} failed` : ""}`);
@@ -391,6 +424,8 @@ const RATIOS: readonly (readonly [string, string, string, string?])[] = [
   ["resolve_2replicas_vs_1_redis", "resolve_json_redis_2replicas", "resolve_json_redis"],
   ["resolve_proof_vs_resolve", "resolve_json_proof", "resolve_json_log", ">= 0.80"],
   ["resolve_proof_vs_resolve_redis", "resolve_json_redis_proof", "resolve_json_redis_log", ">= 0.70"],
+  // The tail against the floor of the machine and load generator, per round.
+  ["p99_resolve_vs_bare_http", "resolve_json_p99_at_half_peak_ms", "bare_http_p99_at_same_rate_ms", "<= 2.0"],
   // The same comparisons by CPU cost per request (baseline cost / registry
   // cost): what the ratio would be with a core each, whatever else ran.
   ["cpu_resolve_json_vs_crypto", "crypto_resolve_cpu_us", "resolve_json_cpu_us"],
@@ -403,43 +438,66 @@ const RATIOS: readonly (readonly [string, string, string, string?])[] = [
   ["cpu_resolve_proof_vs_resolve_redis", "resolve_json_redis_log_cpu_us", "resolve_json_redis_proof_cpu_us"],
 ];
 
+/** Targets of figures that are not ratios. */
+const TARGETS: readonly (readonly [string, string])[] = [
+  ["resolve_json_alloc_bytes", "<= 8192"],
+  ["resolve_json_peak_rss_mib", "<= 150"],
+];
+
 function report(figures: Figures): void {
   const out: string[] = [];
   out.push(`# enigma-node-registry bench: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"}), node ${process.version}, ` +
     `${ROUNDS} rounds of ${SECONDS} s, HTTP/1.1 load ${httpTool()} with ${CONNECTIONS} connections, gRPC load ${grpcTool()}${QUICK ? ", QUICK" : ""}`);
+  // The mode as a BENCH line of its own (name=value, so no figure parser takes it for a figure).
+  out.push(PIN.mode === "pinned"
+    ? `BENCH mode=pinned server_cpus=${PIN.serverCpus} load_cpus=${PIN.loadCpus}`
+    : `BENCH mode=shared`, `# mode ${PIN.mode}: ${PIN.why}; registry ${REGISTRY_ENTRY}`);
   out.push(...figures.lines());
   for (const [name, num, den, target] of RATIOS) out.push(...figures.ratio(name, num, den, target));
-  if (figures.has("resolve_json_p99_at_half_peak_ms")) out.push("# resolve_json_p99_at_half_peak_ms target <= 5");
+  for (const [name, target] of TARGETS) if (figures.has(name)) out.push(`# ${name} target ${target}`);
   process.stdout.write(out.join("\n") + "\n");
 }
 
 // ------------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  ensureBuilt(progress);
+  // Before anything starts: every child (redis-server, wrk, ...) inherits this process's cores.
+  pinThisProcessToLoad(PIN);
+  progress(PIN.mode === "pinned" ? `pinned: servers on cores ${PIN.serverCpus}, load on ${PIN.loadCpus} (${PIN.why})` : `not pinned (${PIN.why})`);
   const work = mkdtempSync(path.join(os.tmpdir(), "enigma-bench-"));
   const logDir = path.join(work, "logs");
   const procs: NodeProc[] = [];
   const redis = await startRedis();
-  const spawnOpts = PROFILE_DIR === undefined ? { logDir } : { logDir, cpuProfDir: path.resolve(PROFILE_DIR) };
-  const start: Start = async (name, args, port) => {
-    const p = await spawnNode(name, args, port, spawnOpts);
+  const spawnOpts: SpawnOptions = {
+    logDir,
+    wrap: (command, args) => onServerCores(PIN, command, args),
+    ...(PROFILE_DIR === undefined ? {} : { cpuProfDir: path.resolve(PROFILE_DIR) }),
+  };
+  const start: Start = async (name, args, port, extra) => {
+    const p = await spawnNode(name, args, port, { ...spawnOpts, ...extra });
     procs.push(p);
     return p;
   };
+  const heaps: HeapProbes = new Map(HEAP_PROBED.map((name) => [name, heapProbe(work, name)]));
+  const checkPinned = (): void => procs.forEach((p) => checkOnServerCores(PIN, p.name, p.pid));
   try {
     const t0 = Date.now();
-    const s = await startServers(work, redis.url, start);
+    const s = await startServers(work, redis.url, start, heaps);
     await checkServers(s);
+    checkPinned();
     progress(`servers up in ${Date.now() - t0} ms (logs in ${logDir}); HTTP/1.1 load: ${httpTool()}; gRPC load: ${haveH2load() ? "h2load" : "grpc-js loop"}`);
     const b: Bench = {
       s,
       load: loads(work, s),
       redisPid: redis.pid,
-      cryptoInput: { config: parseConfig(registryToml(0, RATE_LIMIT)), handle: HANDLE, identityJson: IDENTITY_JSON, requesters: REQUESTERS },
+      cryptoInput: { config: parseConfig(registryToml(0, BENCH_RATE_LIMIT)), handle: HANDLE, identityJson: IDENTITY_JSON, requesters: REQUESTERS },
       figures: new Figures(),
+      heaps,
     };
     progress("warming up");
     await warmUp(b);
+    checkPinned(); // threads started under load (libuv's pool, V8's helpers) are on the server cores too
     for (let round = 1; round <= ROUNDS; round++) {
       progress(`round ${round}/${ROUNDS}`);
       for (const scenario of SCENARIOS) await scenario(b);

@@ -27,6 +27,7 @@ import { Metrics } from "./ops/metrics.js";
 import { type ReloadMetrics, registerReloadMetrics } from "./ops/reloadMetrics.js";
 import { requestObserver } from "./ops/observe.js";
 import { registerStatusMetrics } from "./ops/statusMetrics.js";
+import { watchEventLoopDelay } from "./ops/eventLoop.js";
 import { registryVersion } from "./ops/version.js";
 import { REFLECTION_FILES, REFLECTION_SERVICES, Reflection, reflectionRoutes } from "./ops/reflection.js";
 import { Registry } from "./registry.js";
@@ -127,6 +128,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const health = new HealthMonitor(store, opts.healthPollMs);
   registerStatusMetrics(metrics, { version: registryVersion(), envelopeKeys: () => live.envelope.keys, readiness: health });
   const reloads = registerReloadMetrics(metrics, now());
+  const stopEventLoopDelay = watchEventLoopDelay(metrics);
   const reflection = new Reflection(
     [RegistryService.typeName, Health.typeName, ...REFLECTION_SERVICES],
     [file_enigma_registry_v1_registry, file_grpc_health_v1_health, ...REFLECTION_FILES],
@@ -228,6 +230,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       await transparency?.stop();
       await store.close();
       await Promise.all([keyring, ...retired].map((k) => k.close()));
+      stopEventLoopDelay();
     },
   };
 }

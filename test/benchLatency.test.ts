@@ -1,8 +1,9 @@
-// The bench's reading of the registry's own latency histogram
-// (bench/metrics.ts): the bucket bound that holds 99% of the requests counted
-// between two readings of a real registry's /metrics.
+// The bench's reading of the registry's own histograms (bench/metrics.ts):
+// the bucket bound that holds 99% of the requests counted between two
+// readings of a real registry's /metrics, and the unlabelled event-loop
+// delay histogram read the same way.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { durationBuckets, p99BucketMs } from "../bench/metrics.js";
+import { durationBuckets, histogramBuckets, p99BucketMs, quantileBucketMs } from "../bench/metrics.js";
 import { type Running, startRegistry } from "./helpers/registry.js";
 
 const HANDLE = "ab".repeat(32);
@@ -27,6 +28,20 @@ describe("bench: the registry's own request-duration histogram", () => {
     expect(await durationBuckets(reg.url, "json", "no_such_operation")).toEqual(new Map());
   });
 
+  it("reads the unlabelled event-loop delay histogram, whose samples grow between readings", async () => {
+    const read = (): Promise<Map<string, number>> => histogramBuckets(reg.url, "enigma_event_loop_delay_seconds");
+    let before = await read();
+    while ((before.get("+Inf") ?? 0) === 0) before = await read(); // the monitor's first sample
+    expect([...before.keys()].at(-1)).toBe("+Inf");
+    expect(before.get("0.001")).toBeDefined();
+    // Held for 60 ms: a sample at least 50 ms late, so the bound holding all of them is above 50 ms.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const after = await read();
+    expect((after.get("+Inf") ?? 0) - (before.get("+Inf") ?? 0)).toBeGreaterThanOrEqual(1);
+    expect(quantileBucketMs(before, after, 1)).toBeGreaterThan(50);
+  });
+
   it("gives the smallest bound holding 99% of the requests between two readings", () => {
     const reading = (counts: number[]): Map<string, number> =>
       new Map(["0.001", "0.0025", "0.005", "+Inf"].map((le, i) => [le, counts[i] as number]));
@@ -39,5 +54,8 @@ describe("bench: the registry's own request-duration histogram", () => {
     expect(p99BucketMs(before, reading([10, 10, 10, 20]))).toBe(Number.POSITIVE_INFINITY);
     // Nothing counted between the readings.
     expect(p99BucketMs(before, before)).toBeNaN();
+    // Any fraction: all 200 only within +Inf; half of them within 1 ms.
+    expect(quantileBucketMs(before, reading([160, 207, 209, 210]), 1)).toBe(Number.POSITIVE_INFINITY);
+    expect(quantileBucketMs(before, reading([160, 207, 209, 210]), 0.5)).toBe(1);
   });
 });

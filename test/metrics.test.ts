@@ -470,3 +470,44 @@ describe("WAIT's series with min_replica_acks on a primary with one replica", ()
     expect(text).not.toContain("enigma_storage_replica_ack");
   });
 });
+
+describe("the event loop's delay", () => {
+  let reg: Running;
+  beforeAll(async () => {
+    reg = await startRegistry();
+  });
+  afterAll(async () => {
+    await reg.stop();
+  });
+
+  const delays = async (): Promise<Map<string, number>> => {
+    const text = await metricsText(reg.url);
+    const out = new Map<string, number>();
+    for (const m of text.matchAll(/^enigma_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) out.set(m[1] as string, Number(m[2]));
+    out.set("count", sample(text, "enigma_event_loop_delay_seconds_count") ?? NaN);
+    return out;
+  };
+
+  it("is a histogram in /metrics, and a blocked loop shows as a late sample", async () => {
+    // The monitor's first run only starts its clock: wait for a first sample.
+    let before = await delays();
+    while (before.get("count") === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      before = await delays();
+    }
+    expect([...before.keys()]).toEqual(["0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5", "+Inf", "count"]);
+    expect(before.get("+Inf")).toBe(before.get("count"));
+    // Hold the thread for 80 ms, then give the 10 ms timer a turn: the timer
+    // that fell due during the hold ran at least 70 ms late, whatever the machine.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 80);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const after = await delays();
+    const late = (h: Map<string, number>): number => (h.get("+Inf") as number) - (h.get("0.05") as number);
+    expect(late(after) - late(before)).toBeGreaterThanOrEqual(1);
+    expect(after.get("count")).toBeGreaterThan(before.get("count") as number);
+    // Cumulative buckets never decrease from one bound to the next, and +Inf holds every sample.
+    const counts = [...after.values()].slice(0, -1);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    expect(after.get("+Inf")).toBe(after.get("count"));
+  });
+});

@@ -72,7 +72,9 @@ export async function pacedRun(load: PacedLoad): Promise<LoadResult> {
       let sent = 0;
       let pending: Buffer = Buffer.alloc(0);
       let timer: NodeJS.Timeout | undefined;
+      let finished = false;
       const finish = (): void => {
+        finished = true;
         if (timer !== undefined) clearTimeout(timer);
         socket.destroy();
         resolve();
@@ -105,6 +107,12 @@ export async function pacedRun(load: PacedLoad): Promise<LoadResult> {
         finish();
       });
       socket.on("error", () => {
+        bad++;
+        finish();
+      });
+      // Closed by the server before the run's end (a ban, a connection cap): a failure, not a hang.
+      socket.once("close", () => {
+        if (finished) return;
         bad++;
         finish();
       });

@@ -220,17 +220,21 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
   // Bad certificate, key or password files stop start-up at once, not after the store is reachable.
   if (config.mode === "tls" && config.tls !== null) loadTlsMaterial(config.tls);
   if (config.storage.kind === "redis") loadRedisCredentials(config.storage);
-  // A signal before the listener is up: nothing to drain, a clean exit.
+  // One listener per signal for the whole life of the process, pointing at
+  // what the signal means now. (Removing a signal's last listener drops a
+  // signal that arrived but was not yet dispatched: a SIGTERM sent right
+  // after the announce line was lost that way, and the process never stopped.)
   let stopping = false;
-  const stopEarly = (): void => {
+  // Before the listener is up: nothing to drain, a clean exit.
+  let onStop = (_signal: string): void => {
     stopping = true;
     process.exit(0);
   };
-  process.once("SIGINT", stopEarly);
-  process.once("SIGTERM", stopEarly);
   // SIGHUP's default action ends the process: until the reload below is in place, it is noted and ignored.
-  const hupTooEarly = (): void => logger.warn("SIGHUP during start-up: ignored (send it again once listening)");
-  process.on("SIGHUP", hupTooEarly);
+  let onHangUp = (): void => logger.warn("SIGHUP during start-up: ignored (send it again once listening)");
+  process.on("SIGINT", () => onStop("SIGINT"));
+  process.on("SIGTERM", () => onStop("SIGTERM"));
+  process.on("SIGHUP", () => onHangUp());
   // The listener comes up while Redis may still be unreachable: liveness 200,
   // readiness 503 and calls 503 until it is usable.
   const app = await createApp(config, { logger, waitForStorage: false });
@@ -253,11 +257,8 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
     },
   );
 
-  process.off("SIGINT", stopEarly);
-  process.off("SIGTERM", stopEarly);
-  process.off("SIGHUP", hupTooEarly);
   let current = config;
-  process.on("SIGHUP", () => {
+  onHangUp = () => {
     if (configPath === undefined) {
       logger.warn("SIGHUP: no --config to reload; the development config stays");
       return;
@@ -266,8 +267,8 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
     if (next === null) return;
     current = next;
     if (logLevel !== undefined) logger.level = logLevel; // --log-level still wins over [log] level
-  });
-  const stop = (signal: string): void => {
+  };
+  onStop = (signal) => {
     if (stopping) return; // tsx relays signals, so one Ctrl-C can arrive twice
     stopping = true;
     // In-flight requests get limits.drain_seconds to finish before their connections are cut.
@@ -292,8 +293,6 @@ async function run(configPath: string | undefined, logLevel: LogLevel | undefine
         },
       );
   };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -213,20 +213,21 @@ describe("the start-up warning and the ops listener (the registry as npm start r
   const base = (extra: string) =>
     `mode = "http"\n${extra}\n[envelope]\npepper_hex = "${vectors.pepper_hex}"\nkeys = [{ kid_hex = "${vectors.registry_key.kid_hex}", x25519_private_key_hex = "${vectors.registry_key.x25519_private_key_hex}", active = true }]\n`;
 
-  it("warns when sync or add nodes is open beyond loopback, naming the key that closes it, and not otherwise", async () => {
+  // Three registry processes, started together: on a loaded machine one after another took over 30 s.
+  it("warns when sync or add nodes is open beyond loopback, naming the key that closes it, and not otherwise", { timeout: 60_000 }, async () => {
     const open = startCli(["--config", writeConfig("open.toml", base('address = "0.0.0.0:0"'))]);
-    await open.listening;
-    const { stderr } = open.output();
-    expect(stderr).toMatch(/WARNING: sync .* set access\.sync = "peers"/);
-    expect(stderr).toMatch(/WARNING: adding nodes .* set access\.add_nodes = "peers"/);
-    await open.stop("SIGTERM");
-
     const closed = startCli(["--config", writeConfig("closed.toml", base('address = "0.0.0.0:0"\n[access]\nsync = "off"\nadd_nodes = "off"'))]);
-    await closed.listening;
     const loopback = startCli(["--config", writeConfig("loopback.toml", base('address = "127.0.0.1:0"'))]);
-    await loopback.listening;
-    expect(closed.output().stderr).not.toMatch(/WARNING/);
-    expect(loopback.output().stderr).not.toMatch(/WARNING/);
+    try {
+      await Promise.all([open.listening, closed.listening, loopback.listening]);
+      const { stderr } = open.output();
+      expect(stderr).toMatch(/WARNING: sync .* set access\.sync = "peers"/);
+      expect(stderr).toMatch(/WARNING: adding nodes .* set access\.add_nodes = "peers"/);
+      expect(closed.output().stderr).not.toMatch(/WARNING/);
+      expect(loopback.output().stderr).not.toMatch(/WARNING/);
+    } finally {
+      await Promise.all([open, closed, loopback].map((cli) => cli.stop("SIGTERM")));
+    }
   });
 
   it("serves /metrics, /healthz and /readyz on [ops] address, and /metrics no longer on the public port", async () => {

@@ -145,6 +145,14 @@ describe("the CLI on SIGTERM", () => {
     expect(out).toContain('"operation":"add_nodes"');
     expect(out).toContain('"msg":"stopped"');
   }, 30_000);
+
+  // A SIGTERM that arrived while start-up swapped its signal listeners used to be lost for good.
+  it("stops (exit 0) on a SIGTERM sent the moment the announce line appears, three processes at once", async () => {
+    const clis = [0, 1, 2].map((i) => startCli(["--config", writeConfig(`announce-term-${i}.toml`, testToml())]));
+    await Promise.all(clis.map((c) => c.listening));
+    for (const c of clis) c.child.kill("SIGTERM");
+    expect(await Promise.all(clis.map((c) => c.exited))).toEqual([0, 0, 0]);
+  }, 30_000);
 });
 
 describe("[limits] drain_seconds and keep_alive_seconds", () => {

@@ -8,7 +8,13 @@
 // Figures (calls/s, medians of ROUNDS rounds, every figure once per round,
 // interleaved): raw_check_user_json, raw_resolve_json, and
 // client_{check_user,resolve}_{json,connect,grpc,grpc-web}; ratios are
-// client / raw of the same operation.
+// client / raw of the same operation. And this process's CPU per call
+// (process.cpuUsage() over each round's calls; the registry runs in its own
+// process, so its CPU is not counted), medians of the same rounds:
+// client_cpu_us_{check_user,resolve}_{json,connect,grpc,grpc-web} (targets
+// for JSON: resolve <= 150 us, check_user <= 50 us), and the bare requests'
+// raw_cpu_us_{check_user,resolve}_json, the floor of the JSON protocol on
+// node:http.
 //
 // Then what verifying a resolve against the transparency log costs the
 // client, the verification alone (bench/verifyTiming.ts): a registry with its
@@ -90,8 +96,18 @@ function bare(url: string, body?: string): Promise<void> {
   });
 }
 
-/** Calls/s of `CONCURRENCY` loops each awaiting `call(i)` back to back for SECONDS. */
-async function rate(call: (i: number) => Promise<unknown>): Promise<number> {
+/** One figure's round: calls/s, and this process's CPU (user + system) per call in microseconds. */
+interface Round {
+  readonly rate: number;
+  readonly cpuUs: number;
+}
+
+/**
+ * `CONCURRENCY` loops each awaiting `call(i)` back to back for SECONDS. The
+ * registry runs in another process, so process.cpuUsage() here is the
+ * caller's side alone: the client's cost (or the bare requests').
+ */
+async function rate(call: (i: number) => Promise<unknown>): Promise<Round> {
   const end = performance.now() + SECONDS * 1000;
   let done = 0;
   const loop = async (): Promise<void> => {
@@ -99,9 +115,12 @@ async function rate(call: (i: number) => Promise<unknown>): Promise<number> {
       await call(done++);
     }
   };
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, loop));
-  return (done / (performance.now() - t0)) * 1000;
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { rate: (done / elapsed) * 1000, cpuUs: (cpu.user + cpu.system) / done };
 }
 
 async function calls(dir: string): Promise<void> {
@@ -128,7 +147,7 @@ async function calls(dir: string): Promise<void> {
     const requester = bytesToHex(x25519.getPublicKey(x25519.utils.randomSecretKey()));
     const resolveBodies = hexes.map((h) => `{"handle":"${h}","requester_ephemeral_pubkey_hex":"${requester}"}`);
 
-    const figures: Record<string, () => Promise<number>> = {
+    const figures: Record<string, () => Promise<Round>> = {
       raw_check_user_json: () => rate((i) => bare(`${url}/check_user/${hexes[i % USERS]}`)),
       raw_resolve_json: () => rate((i) => bare(`${url}/resolve`, resolveBodies[i % USERS]!)),
     };
@@ -140,11 +159,21 @@ async function calls(dir: string): Promise<void> {
     for (const f of Object.values(figures)) await f(); // warm-up: JIT, connections, key cache
 
     const results: Record<string, number[]> = {};
+    const cpu: Record<string, number[]> = {};
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, f] of Object.entries(figures)) (results[name] ??= []).push(await f());
+      for (const [name, f] of Object.entries(figures)) {
+        const r = await f();
+        (results[name] ??= []).push(r.rate);
+        (cpu[name] ??= []).push(r.cpuUs);
+      }
     }
     for (const [name, xs] of Object.entries(results)) {
       console.log(`BENCH ${name} ${Math.round(median(xs))} calls/s (rounds: ${xs.map(Math.round).join(" ")})`);
+    }
+    // CPU per call of this process: client_cpu_us_{op}_{protocol} and, as the floor, raw_cpu_us_{op}_json.
+    for (const [name, xs] of Object.entries(cpu)) {
+      const cpuName = name.replace(/^(client|raw)_(check_user|resolve)_/, "$1_cpu_us_$2_");
+      console.log(`BENCH ${cpuName} ${us(median(xs))} us (rounds: ${xs.map(us).join(" ")})`);
     }
     for (const p of PROTOCOLS) {
       for (const op of ["check_user", "resolve"]) {

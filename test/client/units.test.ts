@@ -22,7 +22,8 @@ import { ErrorInfoSchema } from "../../gen/enigma/registry/v1/registry_pb.js";
 import fc from "fast-check";
 import { base64ToBytes, bytesToBase64, portableBase64ToBytes, portableBytesToBase64, portableBytesToHex } from "../../client/src/wire/bytes.js";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { nobleX25519, sealToRegistry } from "../../client/src/private/envelope.js";
+import { nobleX25519, nobleXChaCha, sealToRegistry } from "../../client/src/private/envelope.js";
+import { nodeXChaCha } from "../../client/src/private/xchachaNode.js";
 import { nodeX25519 } from "../../client/src/private/platform.node.js";
 import { createPlatform as createBrowserPlatform } from "../../client/src/private/platform.browser.js";
 import { createClient } from "@connectrpc/connect";
@@ -253,6 +254,44 @@ describe("X25519 in Node (node:crypto) against @noble", () => {
         expect(bytesToHex(env.senderPubkey)).toBe(c.envelope.sender_pubkey);
         expect(Buffer.from(env.ciphertext).toString("base64")).toBe(c.envelope.ciphertext);
       }
+    }
+  });
+});
+
+describe("XChaCha20-Poly1305 in Node (node:crypto) against @noble", () => {
+  it("seals and opens with the same bytes, and refuses what @noble refuses", () => {
+    const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
+    fc.assert(
+      fc.property(bytes(32), bytes(24), fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 700 }), fc.nat(), (key, nonce, aad, plaintext, flip) => {
+        const sealed = nobleXChaCha.encrypt(key, nonce, aad, plaintext);
+        expect(bytesToHex(nodeXChaCha.encrypt(key, nonce, aad, plaintext))).toBe(bytesToHex(sealed));
+        expect(bytesToHex(nodeXChaCha.decrypt(key, nonce, aad, sealed)!)).toBe(bytesToHex(plaintext));
+        const tampered = Uint8Array.from(sealed);
+        tampered[flip % tampered.length]! ^= 1;
+        expect(nodeXChaCha.decrypt(key, nonce, aad, tampered)).toBeNull();
+        expect(nobleXChaCha.decrypt(key, nonce, aad, tampered)).toBeNull();
+      }),
+      { numRuns: 300 },
+    );
+    expect(nodeXChaCha.decrypt(new Uint8Array(32), new Uint8Array(24), new Uint8Array(0), new Uint8Array(15))).toBeNull();
+  });
+
+  it("seals the vectors' register envelopes byte for byte", () => {
+    const cases = vectors.cases.filter((v) => v.name.startsWith("register"));
+    expect(cases.length).toBeGreaterThan(0);
+    for (const c of cases) {
+      const env = sealToRegistry(
+        Buffer.from(vectors.pepper_hex, "hex"),
+        Buffer.from(c.user_id_hex!, "hex"),
+        Buffer.from(vectors.registry_key.kid_hex, "hex"),
+        Buffer.from(vectors.registry_key.x25519_public_key_hex, "hex"),
+        new TextEncoder().encode(c.plaintext),
+        Buffer.from(c.client_private_key_hex!, "hex"),
+        Buffer.from(c.nonce_hex, "hex"),
+        nodeX25519,
+        nodeXChaCha,
+      );
+      expect(Buffer.from(env.ciphertext).toString("base64")).toBe(c.envelope.ciphertext);
     }
   });
 });

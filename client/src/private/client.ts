@@ -260,7 +260,7 @@ class Client implements RegistryClient {
           refreshKeys = false;
           if (key === undefined) throw new RegistryClientError("UNAVAILABLE", "the registry lists no active envelope key");
           // A fresh ephemeral key and nonce for every attempt.
-          const env = sealToRegistry(pepper, id.userId, hexToBytesOfLength(key.kid, KID_BYTES)!, key.publicKey, plaintext, undefined, undefined, this.platform.x25519);
+          const env = sealToRegistry(pepper, id.userId, hexToBytesOfLength(key.kid, KID_BYTES)!, key.publicKey, plaintext, undefined, undefined, this.platform.x25519, this.platform.aead);
           await this.protocol.register(id.userId, env, a);
         },
         (err) => {
@@ -336,7 +336,7 @@ class Client implements RegistryClient {
       if (!isListed(await this.currentKeys(a, false), env) && !isListed(await this.currentKeys(a, true), env)) {
         throw badResponse("the answer is sealed with a key the registry does not list");
       }
-      const plaintext = openFromRegistry(pepper, h, secretKey, env, this.platform.x25519);
+      const plaintext = openFromRegistry(pepper, h, secretKey, env, this.platform.x25519, this.platform.aead);
       secretKey.fill(0);
       if (plaintext === null) throw badResponse("the answer does not open: it was altered, or the pepper is not the registry's");
       let identity: PublicIdentity;

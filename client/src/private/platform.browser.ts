@@ -6,7 +6,7 @@ import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8 } from "../wire/bytes.js";
-import { nobleX25519 } from "./envelope.js";
+import { nobleX25519, nobleXChaCha } from "./envelope.js";
 import { RegistryClientError, invalidInput } from "./errors.js";
 import { type HttpAnswer, type HttpRequest, MAX_ANSWER_BYTES, type Platform, type TlsOptions } from "./platform.js";
 import type { CheckpointStore } from "./transparency/options.js";
@@ -72,6 +72,7 @@ export function createPlatform(baseUrl: string, tls: TlsOptions | undefined): Pl
       return t;
     },
     x25519: nobleX25519,
+    aead: nobleXChaCha,
     sha256Ascii: (input) => sha256(utf8(input)),
     async close() {
       transports.clear();

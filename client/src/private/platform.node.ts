@@ -1,8 +1,9 @@
 // The client's runtime in Node: node:http(s) with a keep-alive agent for the
 // JSON paths, connect-node transports for the RPCs (loaded on first use, so
 // node:http2 is only touched when gRPC is asked for), node:crypto for the
-// proof-of-work hash (about 3x @noble's speed) and for X25519 (about 30x,
-// the same bytes: the tests hold it to @noble). TLS options reach all of them.
+// proof-of-work hash (about 3x @noble's speed), for X25519 (about 30x) and
+// for the envelopes' AEAD (xchachaNode.ts), the same bytes: the tests hold
+// them to @noble. TLS options reach all of them.
 import { type KeyObject, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
@@ -10,6 +11,7 @@ import type { Transport } from "@connectrpc/connect";
 import type { X25519 } from "./envelope.js";
 import { RegistryClientError } from "./errors.js";
 import { type HttpAnswer, type HttpRequest, MAX_ANSWER_BYTES, type Platform, type RpcProtocol, type TlsOptions } from "./platform.js";
+import { nodeXChaCha } from "./xchachaNode.js";
 
 // The checkpoint store in a file is Node's alone: exported from here, so a
 // browser bundle (which gets platform.browser.ts instead) never holds node:fs.
@@ -88,6 +90,7 @@ export function createPlatform(baseUrl: string, tls: TlsOptions | undefined): Pl
       return (await made).transport;
     },
     x25519: nodeX25519,
+    aead: nodeXChaCha,
     sha256Ascii: (input) => createHash("sha256").update(input, "latin1").digest(),
     async close() {
       for (const made of transports.values()) (await made).close();

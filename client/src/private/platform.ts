@@ -3,7 +3,7 @@
 // @noble) provide it; package.json's "browser" field makes bundlers pick the
 // second, so a browser bundle never pulls in a node: module.
 import type { Transport } from "@connectrpc/connect";
-import type { X25519 } from "./envelope.js";
+import type { Aead, X25519 } from "./envelope.js";
 
 export interface TlsOptions {
   /** PEM: the CA that signed the registry's certificate (a private CA). */
@@ -38,6 +38,8 @@ export interface Platform {
   transport(protocol: RpcProtocol): Promise<Transport>;
   /** X25519 for the envelopes. */
   readonly x25519: X25519;
+  /** XChaCha20-Poly1305 for the envelopes. */
+  readonly aead: Aead;
   /** SHA-256 of an ASCII string (the proof-of-work hash). */
   sha256Ascii(input: string): Uint8Array;
   /** Closes pooled connections. */

@@ -32,9 +32,11 @@ async function podman(...args: string[]): Promise<string> {
 }
 
 /** A config dir the container's user (uid 1000) can read, as an operator would mount it. */
-function configDir(address: string, extra = ""): { dir: string; pepper: string } {
+/** `init`'s config on `address`; `rateLimit: false` turns its [rate_limit] off; `extra` is appended (new tables only). */
+function configDir(address: string, extra = "", opts: { rateLimit?: boolean } = {}): { dir: string; pepper: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), "enigma-image-"));
-  const toml = initConfigToml().replace('address = "127.0.0.1:8443"', `address = "${address}"`) + extra;
+  let toml = initConfigToml().replace('address = "127.0.0.1:8443"', `address = "${address}"`) + extra;
+  if (opts.rateLimit === false) toml = toml.replace(/^\[rate_limit\]$/m, "[rate_limit]\nenabled = false");
   const file = path.join(dir, "registry.toml");
   writeFileSync(file, toml, { mode: 0o600 });
   if (process.getuid?.() === 0) chownSync(file, 1000, 1000);
@@ -111,7 +113,7 @@ describe("the container image", () => {
 
   it("runs as a non-root user, serves every protocol, is healthy, and stops cleanly on SIGTERM", async () => {
     // One test client makes every call: no rate limit, as on a trusted network.
-    const { dir, pepper } = configDir("0.0.0.0:8443", "\n[rate_limit]\nenabled = false\n");
+    const { dir, pepper } = configDir("0.0.0.0:8443", "", { rateLimit: false });
     try {
       const port = await freePort();
       // --read-only: as deploy/kubernetes runs it (readOnlyRootFilesystem).

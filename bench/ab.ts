@@ -18,7 +18,9 @@
 // Printed per scenario: `BENCH ab_<scenario>_rps_ratio=<median B/A req/s>`
 // and `BENCH ab_<scenario>_cpu_ratio=<median A/B CPU per call>` (above 1:
 // B is faster or cheaper), the per-round figures above them, and the rounds.
-// Environment: AB_ROUNDS (default 6), AB_SECONDS (default 5), BENCH_PIN.
+// Environment: AB_ROUNDS (default 6), AB_SECONDS (default 5), BENCH_PIN,
+// AB_ONLY=name,name (these scenarios alone), AB_PROFILE=DIR (both registries
+// write .cpuprofile files there; summarise with bench/profile-summary.ts).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -42,6 +44,8 @@ const SECONDS = Number(process.env["AB_SECONDS"] ?? 5); // whole seconds (wrk)
 const WARMUP_SECONDS = 2;
 const CONNECTIONS = 64;
 const PIN = pinningFromEnv();
+const ONLY = process.env["AB_ONLY"]?.split(",").filter((s) => s !== "");
+const PROFILE_DIR = process.env["AB_PROFILE"];
 
 const progress = (line: string): void => {
   process.stderr.write(`[ab] ${line}\n`);
@@ -114,7 +118,7 @@ const RPC = "/enigma.registry.v1.RegistryService";
 /** Connect's JSON form of CheckUser over HTTP/1.1 (bytes as base64). */
 const CONNECT_CHECK_USER = JSON.stringify({ handle: Buffer.from(HANDLE).toString("base64") });
 
-const SCENARIOS: readonly Scenario[] = [
+const ALL_SCENARIOS: readonly Scenario[] = [
   {
     name: "check_user_json",
     run: (p, seconds, workDir) => httpRun({ url: p.url, method: "GET", path: `/check_user/${HANDLE_HEX}`, connections: CONNECTIONS, seconds }, workDir),
@@ -145,6 +149,8 @@ const SCENARIOS: readonly Scenario[] = [
       }),
   },
 ];
+
+const SCENARIOS = ALL_SCENARIOS.filter((s) => ONLY === undefined || ONLY.includes(s.name));
 
 /** The bench identity registered, and one real answer on every surface before any load. */
 async function checkRegistry(url: string): Promise<void> {
@@ -206,6 +212,7 @@ function report(pairs: ReadonlyMap<string, Pair[]>, old: OldTree): string[] {
 // --------------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  if (SCENARIOS.length === 0) throw new Error(`AB_ONLY names none of ${ALL_SCENARIOS.map((s) => s.name).join(", ")}`);
   pinThisProcessToLoad(PIN); // before anything starts: every child inherits this process's cores
   progress(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${PIN.mode === "pinned" ? `servers on cores ${PIN.serverCpus}, load on ${PIN.loadCpus}` : `not pinned (${PIN.why})`}`);
   const old = checkOut(REF);
@@ -235,6 +242,7 @@ async function main(): Promise<void> {
       const p = await spawnNode(name, [entry, "--config", config], port, {
         logDir: path.join(work, "logs"),
         wrap: (command, args) => onServerCores(PIN, command, args),
+        ...(PROFILE_DIR === undefined ? {} : { cpuProfDir: path.resolve(PROFILE_DIR, name) }),
       });
       procs.push(p);
       return p;

@@ -122,11 +122,17 @@ function readBody(stream: http2.ServerHttp2Stream, max: number): Promise<Buffer 
       if (first === null) first = chunk;
       else (chunks ??= [first]).push(chunk);
     });
+    let read = false;
     stream.once("end", () => {
+      read = true;
       if (!over) resolve(chunks === null ? (first ?? Buffer.alloc(0)) : Buffer.concat(chunks, size));
     });
     // A reset, a broken connection or the listener's deadline: the call cannot be answered.
-    const gone = (): void => reject(new ConnectError("the stream ended before its request was read", Code.Canceled));
+    // Not once the body is read: every stream closes after its answer, and building the
+    // error (its stack) then cost ~7.5 us a call for a promise already settled (bench:ab profile).
+    const gone = (): void => {
+      if (!read && !over) reject(new ConnectError("the stream ended before its request was read", Code.Canceled));
+    };
     stream.once("error", gone);
     stream.once("aborted", gone);
     stream.once("close", gone); // after 'end' this is a no-op: the promise is settled

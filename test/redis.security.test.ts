@@ -92,31 +92,14 @@ beforeAll(() => {
   certs = makeCerts();
 });
 
-describe("a single TLS-only Redis with an ACL user", () => {
-  const prefix = freshPrefix("secured-single");
-  let redis: RedisServer;
-  const storage = (s: Security = {}, url = `redis://127.0.0.1:${redis.port}`): string =>
-    `kind = "redis"\nurl = "${url}"\nkey_prefix = "${prefix}"\ntls = true\n${securityLines(s)}`;
-
-  beforeAll(async () => {
-    redis = await startSecuredRedis(certs, prefix);
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-
-  test("registers and resolves (tls = true)", async () => {
+/**
+ * What every topology must do with `storage` (its [storage] lines with one
+ * thing changed): register and resolve with the right settings, and refuse a
+ * wrong password, a wrong CA and a missing client certificate at once.
+ */
+function everyTopologyChecks(storage: (s?: Security) => string): void {
+  test("registers and resolves", async () => {
     const reg = await startRegistry(redisToml({ storage: storage() }));
-    try {
-      await registerAndResolve(reg.url);
-    } finally {
-      await reg.stop();
-    }
-  });
-
-  test("registers and resolves from a rediss:// url (TLS without tls = true)", async () => {
-    const lines = `kind = "redis"\nurl = "rediss://127.0.0.1:${redis.port}"\nkey_prefix = "${prefix}"\n${securityLines()}`;
-    const reg = await startRegistry(redisToml({ storage: lines }));
     try {
       await registerAndResolve(reg.url);
     } finally {
@@ -134,6 +117,32 @@ describe("a single TLS-only Redis with an ACL user", () => {
 
   test("no client certificate: refused at once, naming storage.tls_cert_pem_path", async () => {
     await refusedAtStart(storage({ clientCert: false }), /storage\.tls_cert_pem_path and storage\.tls_key_pem_path/);
+  });
+}
+
+describe("a single TLS-only Redis with an ACL user", () => {
+  const prefix = freshPrefix("secured-single");
+  let redis: RedisServer;
+  const storage = (s: Security = {}, url = `redis://127.0.0.1:${redis.port}`): string =>
+    `kind = "redis"\nurl = "${url}"\nkey_prefix = "${prefix}"\ntls = true\n${securityLines(s)}`;
+
+  beforeAll(async () => {
+    redis = await startSecuredRedis(certs, prefix);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  everyTopologyChecks((sec) => storage(sec));
+
+  test("registers and resolves from a rediss:// url (TLS without tls = true)", async () => {
+    const lines = `kind = "redis"\nurl = "rediss://127.0.0.1:${redis.port}"\nkey_prefix = "${prefix}"\n${securityLines()}`;
+    const reg = await startRegistry(redisToml({ storage: lines }));
+    try {
+      await registerAndResolve(reg.url);
+    } finally {
+      await reg.stop();
+    }
   });
 
   test("a user without access to the key prefix: refused at once (NOPERM), naming the prefix", async () => {
@@ -211,26 +220,7 @@ describe("Sentinel: the sentinels and the data nodes on TLS with passwords", () 
     await setup?.stop();
   });
 
-  test("registers and resolves", async () => {
-    const reg = await startRegistry(redisToml({ storage: storage() }));
-    try {
-      await registerAndResolve(reg.url);
-    } finally {
-      await reg.stop();
-    }
-  });
-
-  test("a wrong password: refused at once, naming storage.password_file", async () => {
-    await refusedAtStart(storage({ password: "not-it" }), /WRONGPASS.*storage\.password_file/);
-  });
-
-  test("a CA that did not sign the servers: refused at once, naming storage.tls_ca_pem_path", async () => {
-    await refusedAtStart(storage({ ca: otherCa() }), /does not verify.*storage\.tls_ca_pem_path/);
-  });
-
-  test("no client certificate: refused at once, naming storage.tls_cert_pem_path", async () => {
-    await refusedAtStart(storage({ clientCert: false }), /storage\.tls_cert_pem_path and storage\.tls_key_pem_path/);
-  });
+  everyTopologyChecks((sec) => storage(sec));
 
   test("a master name no sentinel knows: refused at once, naming storage.sentinel_master", async () => {
     await refusedAtStart(storage({}, "no-such-master"), /no sentinel knows a master named "no-such-master".*storage\.sentinel_master/);
@@ -256,24 +246,5 @@ describe("a tls-cluster Cluster with an ACL user on every node", () => {
     await cluster?.stop();
   });
 
-  test("registers and resolves", async () => {
-    const reg = await startRegistry(redisToml({ storage: storage() }));
-    try {
-      await registerAndResolve(reg.url);
-    } finally {
-      await reg.stop();
-    }
-  });
-
-  test("a wrong password: refused at once, naming storage.password_file", async () => {
-    await refusedAtStart(storage({ password: "not-it" }), /WRONGPASS.*storage\.password_file/);
-  });
-
-  test("a CA that did not sign the servers: refused at once, naming storage.tls_ca_pem_path", async () => {
-    await refusedAtStart(storage({ ca: otherCa() }), /does not verify.*storage\.tls_ca_pem_path/);
-  });
-
-  test("no client certificate: refused at once, naming storage.tls_cert_pem_path", async () => {
-    await refusedAtStart(storage({ clientCert: false }), /storage\.tls_cert_pem_path and storage\.tls_key_pem_path/);
-  });
+  everyTopologyChecks((sec) => storage(sec));
 });

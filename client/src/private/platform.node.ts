@@ -9,6 +9,7 @@ import http from "node:http";
 import https from "node:https";
 import type { Transport } from "@connectrpc/connect";
 import type { X25519 } from "./envelope.js";
+import { collectBody } from "./answerBody.node.js";
 import { RegistryClientError } from "./errors.js";
 import { type HttpAnswer, type HttpRequest, MAX_ANSWER_BYTES, type Platform, type RpcProtocol, type TlsOptions } from "./platform.js";
 import { nodeXChaCha } from "./xchachaNode.js";
@@ -36,15 +37,9 @@ export function createPlatform(baseUrl: string, tls: TlsOptions | undefined): Pl
         base + req.path,
         { method: req.method, headers, agent, signal: req.signal },
         (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on("data", (c: Buffer) => {
-            size += c.length;
-            if (size > MAX_ANSWER_BYTES) {
-              res.destroy();
-              reject(new RegistryClientError("BAD_RESPONSE", `answer larger than ${MAX_ANSWER_BYTES} bytes`));
-            } else chunks.push(c);
-          });
+          const body = collectBody(res, MAX_ANSWER_BYTES, () =>
+            reject(new RegistryClientError("BAD_RESPONSE", `answer larger than ${MAX_ANSWER_BYTES} bytes`)),
+          );
           res.on("error", (err) => reject(networkError(err)));
           res.on("end", () =>
             resolve({
@@ -53,7 +48,7 @@ export function createPlatform(baseUrl: string, tls: TlsOptions | undefined): Pl
                 const v = res.headers[name.toLowerCase()];
                 return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
               },
-              body: Buffer.concat(chunks).toString("utf8"),
+              body: body().toString("utf8"),
             }),
           );
         },

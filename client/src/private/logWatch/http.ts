@@ -7,6 +7,7 @@ import http from "node:http";
 import https from "node:https";
 import { gunzipSync } from "node:zlib";
 import { isErrorCode, readErrorBody } from "../../wire/errors.js";
+import { collectBody } from "../answerBody.node.js";
 import { RegistryClientError } from "../errors.js";
 import type { TlsOptions } from "../platform.js";
 
@@ -75,33 +76,27 @@ export class LogHttp {
     return new Promise((resolve, reject) => {
       const signal = AbortSignal.timeout(this.timeoutMs);
       const req = (this.secure ? https : http).request(url, { method: "GET", headers: this.headers, agent: this.agent, signal }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_BODY_BYTES) {
-            res.destroy();
-            reject(new RegistryClientError("BAD_RESPONSE", `GET ${url}: answer larger than ${MAX_BODY_BYTES} bytes`));
-          } else chunks.push(c);
-        });
+        const body = collectBody(res, MAX_BODY_BYTES, () =>
+          reject(new RegistryClientError("BAD_RESPONSE", `GET ${url}: answer larger than ${MAX_BODY_BYTES} bytes`)),
+        );
         res.on("error", (err) => reject(failure(url, err, signal)));
         // Cut off mid-body (the deadline, a reset) without an error event: still a failure, never a hang.
         res.on("close", () => {
           if (!res.complete) reject(failure(url, new Error("the answer was cut off"), signal));
         });
         res.on("end", () => {
-          let body: Buffer = Buffer.concat(chunks);
+          let bytes: Buffer = body();
           const status = res.statusCode ?? 0;
           if (status === 200 && /^\s*gzip\s*$/i.test(String(res.headers["content-encoding"] ?? ""))) {
             try {
-              body = gunzipSync(body, { maxOutputLength: MAX_BODY_BYTES });
+              bytes = gunzipSync(bytes, { maxOutputLength: MAX_BODY_BYTES });
             } catch (err) {
               reject(new RegistryClientError("BAD_RESPONSE", `GET ${url}: bad gzip body: ${(err as Error).message}`));
               return;
             }
           }
-          if (status === 200) resolve(new Uint8Array(body.buffer, body.byteOffset, body.length));
-          else reject(statusError(url, status, body.toString("utf8"), res.headers["retry-after"]));
+          if (status === 200) resolve(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+          else reject(statusError(url, status, bytes.toString("utf8"), res.headers["retry-after"]));
         });
       });
       req.on("error", (err) => reject(failure(url, err, signal)));

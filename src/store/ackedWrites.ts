@@ -15,17 +15,7 @@ import type { ReplicaAckMetrics } from "../ops/metrics.js";
 import { RegistryError } from "../wire/errors.js";
 import { clusterSlot } from "./clusterSlot.js";
 import type { RedisKeys } from "./keys.js";
-import type {
-  BackfillStep,
-  CommitResult,
-  JournalEntry,
-  LogBatch,
-  LogFence,
-  PositionResult,
-  PublishResult,
-  Store,
-  TransparencyStore,
-} from "./store.js";
+import type { Store, TransparencyStore } from "./store.js";
 
 export interface ReplicaAcks {
   readonly count: number;
@@ -80,78 +70,40 @@ export async function waitForReplicasOfKeys(writer: Redis | Cluster, acks: Repli
   await Promise.all([...byOwner.values()].map((key) => waitForReplicas(writer, acks, key)));
 }
 
-/** A Store whose acknowledged writes are replicated: `writes` runs them on `writer`'s connection, then WAIT. */
-export class AckedWrites implements Store {
-  constructor(
-    private readonly reads: Store,
-    private readonly writes: Store,
-    private readonly writer: Redis | Cluster,
-    private readonly acks: ReplicaAcks,
-    private readonly keys: RedisKeys,
-  ) {
-    const readLog = reads.transparency;
-    const writeLog = writes.transparency;
-    this.log = readLog !== null && writeLog !== null ? new AckedTransparency(readLog, writeLog) : null;
-  }
+/** Which connection a member of the store goes to: the shared one, or the one that WAITs after writing. */
+type Route = "reads" | "writes";
 
-  private readonly log: TransparencyStore | null;
-
-  async registerIfAbsent(...args: Parameters<Store["registerIfAbsent"]>): Promise<boolean> {
-    const stored = await this.writes.registerIfAbsent(...args);
-    if (!stored) return false;
-    // With the log: the pending entry too (on a Cluster it may be on another master).
-    const keys = this.log === null ? [this.keys.identity(args[0])] : [this.keys.identity(args[0]), this.keys.log.pending];
-    await waitForReplicasOfKeys(this.writer, this.acks, keys);
-    return stored;
+/**
+ * An object whose every member is `reads`'s or `writes`'s, as `routes` says.
+ * The routes name every member of T, so the compiler asks where a new Store
+ * method goes (a write sent silently to the connection that never WAITs
+ * would lose acknowledged data on a failover).
+ */
+function routed<T extends object>(reads: T, writes: T, routes: { readonly [K in keyof T]-?: Route }): T {
+  const out = {} as T;
+  for (const key of Object.keys(routes) as (keyof T & string)[]) {
+    const target = routes[key] === "reads" ? reads : writes;
+    const member = target[key];
+    // Methods bound once; plain members (a getter's value) read through on every access.
+    if (typeof member === "function") Object.defineProperty(out, key, { value: member.bind(target), enumerable: true });
+    else Object.defineProperty(out, key, { get: () => target[key], enumerable: true });
   }
-
-  get transparency(): TransparencyStore | null {
-    return this.log;
-  }
-
-  async addNodes(...args: Parameters<Store["addNodes"]>): Promise<number> {
-    const added = await this.writes.addNodes(...args);
-    if (added > 0) await waitForReplicas(this.writer, this.acks, this.keys.nodesList);
-    return added;
-  }
-
-  getIdentity(...args: Parameters<Store["getIdentity"]>): ReturnType<Store["getIdentity"]> {
-    return this.reads.getIdentity(...args);
-  }
-
-  hasIdentity(...args: Parameters<Store["hasIdentity"]>): ReturnType<Store["hasIdentity"]> {
-    return this.reads.hasIdentity(...args);
-  }
-
-  putPresence(...args: Parameters<Store["putPresence"]>): ReturnType<Store["putPresence"]> {
-    return this.reads.putPresence(...args);
-  }
-
-  getPresence(...args: Parameters<Store["getPresence"]>): ReturnType<Store["getPresence"]> {
-    return this.reads.getPresence(...args);
-  }
-
-  listNodes(): ReturnType<Store["listNodes"]> {
-    return this.reads.listNodes();
-  }
-
-  putPowChallenge(...args: Parameters<Store["putPowChallenge"]>): ReturnType<Store["putPowChallenge"]> {
-    return this.reads.putPowChallenge(...args);
-  }
-
-  takePowChallenge(...args: Parameters<Store["takePowChallenge"]>): ReturnType<Store["takePowChallenge"]> {
-    return this.reads.takePowChallenge(...args);
-  }
-
-  ping(): Promise<void> {
-    return this.reads.ping();
-  }
-
-  async close(): Promise<void> {
-    await this.writes.close();
-    await this.reads.close();
-  }
+  return out;
 }
+
+/** The Store members that need nothing but forwarding (the others are written out in ackedWrites). */
+type Forwarded = Exclude<keyof Store, "registerIfAbsent" | "addNodes" | "transparency" | "close">;
+
+const STORE_ROUTES: { readonly [K in Forwarded]-?: Route } = {
+  getIdentity: "reads",
+  hasIdentity: "reads",
+  putPresence: "reads",
+  getPresence: "reads",
+  listNodes: "reads",
+  putPowChallenge: "reads",
+  takePowChallenge: "reads",
+  ping: "reads",
+};
 
 /**
  * The log with `min_replica_acks`: the writes the log must not lose (a
@@ -161,64 +113,52 @@ export class AckedWrites implements Store {
  * above all (resolve-with-proof must not queue behind a WAIT), goes to the
  * shared connection. Lost pushes and upgrades are found again by the backfill.
  */
-class AckedTransparency implements TransparencyStore {
-  constructor(
-    private readonly reads: TransparencyStore,
-    private readonly writes: TransparencyStore,
-  ) {}
+const LOG_ROUTES: { readonly [K in keyof TransparencyStore]-?: Route } = {
+  getLoggedIdentity: "reads",
+  readIdentityLogs: "reads",
+  upgradeSighted: "reads",
+  sightingsWaiting: "reads",
+  queueEntry: "reads",
+  readPending: "reads",
+  readLogState: "reads",
+  readTiles: "reads",
+  getCheckpoint: "reads",
+  acquireLease: "reads",
+  releaseLease: "reads",
+  commitBatch: "writes",
+  setPositions: "writes",
+  finishJournal: "writes",
+  publishCheckpoint: "writes",
+  backfillStep: "reads",
+  getBackfillState: "reads",
+  setBackfillState: "reads",
+};
 
-  getLoggedIdentity(...a: Parameters<TransparencyStore["getLoggedIdentity"]>): ReturnType<TransparencyStore["getLoggedIdentity"]> {
-    return this.reads.getLoggedIdentity(...a);
-  }
-  readIdentityLogs(...a: Parameters<TransparencyStore["readIdentityLogs"]>): ReturnType<TransparencyStore["readIdentityLogs"]> {
-    return this.reads.readIdentityLogs(...a);
-  }
-  upgradeSighted(max: number): Promise<number> {
-    return this.reads.upgradeSighted(max);
-  }
-  get sightingsWaiting(): number {
-    return this.reads.sightingsWaiting;
-  }
-  queueEntry(blind: string, entry: Uint8Array): Promise<void> {
-    return this.reads.queueEntry(blind, entry);
-  }
-  readPending(...a: Parameters<TransparencyStore["readPending"]>): ReturnType<TransparencyStore["readPending"]> {
-    return this.reads.readPending(...a);
-  }
-  readLogState(): ReturnType<TransparencyStore["readLogState"]> {
-    return this.reads.readLogState();
-  }
-  readTiles(...a: Parameters<TransparencyStore["readTiles"]>): ReturnType<TransparencyStore["readTiles"]> {
-    return this.reads.readTiles(...a);
-  }
-  getCheckpoint(): Promise<string | null> {
-    return this.reads.getCheckpoint();
-  }
-  acquireLease(token: string, ttlMs: number): Promise<boolean> {
-    return this.reads.acquireLease(token, ttlMs);
-  }
-  releaseLease(token: string): Promise<void> {
-    return this.reads.releaseLease(token);
-  }
-  commitBatch(fence: LogFence, batch: LogBatch): Promise<CommitResult> {
-    return this.writes.commitBatch(fence, batch);
-  }
-  setPositions(entries: readonly JournalEntry[]): Promise<PositionResult[]> {
-    return this.writes.setPositions(entries);
-  }
-  finishJournal(fence: LogFence): Promise<CommitResult> {
-    return this.writes.finishJournal(fence);
-  }
-  publishCheckpoint(token: string, size: number, text: string, note: string): Promise<PublishResult> {
-    return this.writes.publishCheckpoint(token, size, text, note);
-  }
-  backfillStep(cursor: string | null, count: number): Promise<BackfillStep> {
-    return this.reads.backfillStep(cursor, count);
-  }
-  getBackfillState(): Promise<string | null> {
-    return this.reads.getBackfillState();
-  }
-  setBackfillState(state: string): Promise<void> {
-    return this.reads.setBackfillState(state);
-  }
+/** A Store whose acknowledged writes are replicated: `writes` runs them on `writer`'s connection, then WAIT. */
+export function ackedWrites(reads: Store, writes: Store, writer: Redis | Cluster, acks: ReplicaAcks, keys: RedisKeys): Store {
+  const readLog = reads.transparency;
+  const writeLog = writes.transparency;
+  const log = readLog !== null && writeLog !== null ? routed(readLog, writeLog, LOG_ROUTES) : null;
+  const forwarded: Pick<Store, Forwarded> = routed<Pick<Store, Forwarded>>(reads, writes, STORE_ROUTES);
+  return {
+    ...forwarded,
+    transparency: log,
+    async registerIfAbsent(...args: Parameters<Store["registerIfAbsent"]>): Promise<boolean> {
+      const stored = await writes.registerIfAbsent(...args);
+      if (!stored) return false;
+      // With the log: the pending entry too (on a Cluster it may be on another master).
+      const written = log === null ? [keys.identity(args[0])] : [keys.identity(args[0]), keys.log.pending];
+      await waitForReplicasOfKeys(writer, acks, written);
+      return stored;
+    },
+    async addNodes(...args: Parameters<Store["addNodes"]>): Promise<number> {
+      const added = await writes.addNodes(...args);
+      if (added > 0) await waitForReplicas(writer, acks, keys.nodesList);
+      return added;
+    },
+    async close(): Promise<void> {
+      await writes.close();
+      await reads.close();
+    },
+  };
 }

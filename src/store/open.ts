@@ -4,7 +4,7 @@ import type { Cluster, Redis } from "ioredis";
 import type { Config } from "../config/config.js";
 import type { ReplicaAckMetrics } from "../ops/metrics.js";
 import { MemoryStore } from "./memory.js";
-import { AckedWrites, waitForReplicasOfKeys } from "./ackedWrites.js";
+import { ackedWrites, waitForReplicasOfKeys } from "./ackedWrites.js";
 import { redisKeys } from "./keys.js";
 import { RedisStore } from "./redis.js";
 import { createRedisClient, updatePassword } from "./redisClient.js";
@@ -90,7 +90,7 @@ function openStoreNow(config: Config, opts: OpenStoreOptions): OpenedStore {
     durable: (keys) => waitForReplicasOfKeys(writer, acks, keys),
   });
   return {
-    store: new AckedWrites(store, writes, writer, acks, redisKeys(config.storage.keyPrefix)),
+    store: ackedWrites(store, writes, writer, acks, redisKeys(config.storage.keyPrefix)),
     redis,
     ready: bothReady,
     updatePassword(storage) {

@@ -1,4 +1,4 @@
-// The log behind `[storage] min_replica_acks` (openStore's AckedWrites): a
+// The log behind `[storage] min_replica_acks` (openStore's ackedWrites): a
 // registration, a batch, the positions and a published checkpoint are on the
 // replica before they count; with the replica gone, nothing new is published.
 import { randomBytes } from "node:crypto";

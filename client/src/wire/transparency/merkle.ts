@@ -12,27 +12,43 @@ export const HASH_BYTES = 32;
 // or 2·53 (consistency); anything longer is refused before any hashing.
 const MAX_PROOF_HASHES = 128;
 
-/** Leaf hash: SHA-256(0x00 ‖ entry). */
-export function leafHash(entry: Uint8Array): Uint8Array {
-  const input = new Uint8Array(1 + entry.length);
-  input[0] = 0x00;
-  input.set(entry, 1);
-  return sha256(input);
+/** The RFC 6962 hashes on a given SHA-256 (the server passes node:crypto's; the bytes are the same). */
+export interface TreeHashes {
+  /** Leaf hash: SHA-256(0x00 ‖ entry). */
+  leafHash(entry: Uint8Array): Uint8Array;
+  /** Interior node hash: SHA-256(0x01 ‖ left ‖ right). */
+  nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array;
+  /** MTH of the empty tree: SHA-256 of nothing (a fresh copy each call). */
+  emptyTreeRoot(): Uint8Array;
 }
 
-/** Interior node hash: SHA-256(0x01 ‖ left ‖ right). */
-export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const input = new Uint8Array(1 + left.length + right.length);
-  input[0] = 0x01;
-  input.set(left, 1);
-  input.set(right, 1 + left.length);
-  return sha256(input);
+export function treeHashes(hash: (data: Uint8Array) => Uint8Array): TreeHashes {
+  // Hashing is synchronous, so one scratch input serves every node hash of two 32-byte children.
+  const nodeInput = new Uint8Array(1 + 2 * HASH_BYTES);
+  nodeInput[0] = 0x01;
+  return {
+    leafHash(entry) {
+      const input = new Uint8Array(1 + entry.length);
+      input.set(entry, 1);
+      return hash(input);
+    },
+    nodeHash(left, right) {
+      if (left.length === HASH_BYTES && right.length === HASH_BYTES) {
+        nodeInput.set(left, 1);
+        nodeInput.set(right, 1 + HASH_BYTES);
+        return hash(nodeInput);
+      }
+      const input = new Uint8Array(1 + left.length + right.length);
+      input[0] = 0x01;
+      input.set(left, 1);
+      input.set(right, 1 + left.length);
+      return hash(input);
+    },
+    emptyTreeRoot: () => hash(new Uint8Array(0)),
+  };
 }
 
-/** MTH of the empty tree: SHA-256 of nothing (a fresh copy each call). */
-export function emptyTreeRoot(): Uint8Array {
-  return sha256(new Uint8Array(0));
-}
+export const { leafHash, nodeHash, emptyTreeRoot } = treeHashes(sha256);
 
 /**
  * MTH over the given leaf hashes, in O(n) hashes: a stack of the perfect
